@@ -1,0 +1,248 @@
+import type { Element } from '@xmldom/xmldom';
+import { LocatedDocument, elementOffset } from '../load/load';
+import { scanElement, scanStartTag, ElementSpan } from '../load/spans';
+import { PciAddress, formatPciAddress, pciAddressFromAttributes } from '../pci/address';
+import { PASSTHROUGH_NS, QEMU_NS, attr, child, childElements, isPlain, isQemu } from './xml';
+
+/** A PCI host device the domain already has (`<hostdev mode='subsystem' type='pci'>` or `<interface type='hostdev'>`). */
+export interface ExistingHostdev {
+  kind: 'hostdev' | 'interface';
+  source: PciAddress;
+  sourceKey: string;
+  alias?: string;
+  managed: boolean;
+  guestAddress?: PciAddress;
+  romBar?: string;
+  romFile?: string;
+  bootOrder?: number;
+  element: Element;
+}
+
+export interface CliqueSetting {
+  alias: string;
+  clique: string;
+  /** How the domain configures it. */
+  via: 'override' | 'commandline';
+  element: Element;
+}
+
+export interface MetadataGpu {
+  alias: string;
+  address?: string;
+  clique: number;
+  architecture?: string;
+  offset?: number;
+}
+
+/** What the rest of the pipeline needs to know about a domain, read once. */
+export interface DomainFacts {
+  doc: LocatedDocument;
+  root: Element;
+  domainType?: string;
+  machine?: string;
+  arch?: string;
+  osType?: Element;
+  os?: Element;
+  devices?: Element;
+  deviceElements: Element[];
+  hostdevs: ExistingHostdev[];
+  /** Every device alias, with the device element that carries it. */
+  aliases: Map<string, Element>;
+  /** Guest PCI addresses in use (canonical text), with the device element. */
+  guestAddresses: Map<string, Element>;
+  /** Prefix bound to the qemu namespace on the root element, if any. */
+  qemuPrefixOnRoot?: string;
+  /** Prefixes declared on the root element (any namespace). */
+  rootPrefixes: Map<string, string>;
+  qemuOverride?: Element;
+  overrideDevices: Map<string, Element>;
+  qemuCommandline?: Element;
+  commandlineArgs: { value: string; element: Element }[];
+  cliques: Map<string, CliqueSetting>;
+  metadata?: Element;
+  ourMetadata?: Element;
+  metadataGpus: MetadataGpu[];
+  hidesKvm: boolean;
+  quote: "'" | '"';
+  newline: string;
+}
+
+export function readDomainFacts(doc: LocatedDocument): DomainFacts {
+  const root = doc.root;
+  const facts: DomainFacts = {
+    doc,
+    root,
+    domainType: attr(root, 'type'),
+    deviceElements: [],
+    hostdevs: [],
+    aliases: new Map(),
+    guestAddresses: new Map(),
+    rootPrefixes: rootPrefixes(root),
+    overrideDevices: new Map(),
+    commandlineArgs: [],
+    cliques: new Map(),
+    metadataGpus: [],
+    hidesKvm: false,
+    quote: "'",
+    newline: /\r\n/.test(doc.body.slice(0, doc.body.indexOf('\n') + 1)) ? '\r\n' : '\n',
+  };
+  for (const [prefix, uri] of facts.rootPrefixes) if (uri === QEMU_NS && facts.qemuPrefixOnRoot === undefined) facts.qemuPrefixOnRoot = prefix;
+  for (const el of childElements(root)) readTopLevel(facts, el);
+  facts.quote = quoteStyle(facts);
+  return facts;
+}
+
+function readTopLevel(facts: DomainFacts, el: Element): void {
+  if (isPlain(el, 'os')) readOs(facts, el);
+  else if (isPlain(el, 'devices')) readDevices(facts, el);
+  else if (isPlain(el, 'features')) facts.hidesKvm ||= attr(child(child(el, 'kvm') ?? el, 'hidden'), 'state') === 'on';
+  else if (isPlain(el, 'metadata')) readMetadata(facts, el);
+  else if (isQemu(el, 'override')) readOverride(facts, el);
+  else if (isQemu(el, 'commandline')) readCommandline(facts, el);
+}
+
+function readOs(facts: DomainFacts, os: Element): void {
+  facts.os = os;
+  const type = child(os, 'type');
+  if (!type) return;
+  facts.osType = type;
+  facts.machine = attr(type, 'machine');
+  facts.arch = attr(type, 'arch');
+}
+
+function readDevices(facts: DomainFacts, devices: Element): void {
+  facts.devices ??= devices;
+  for (const device of childElements(devices)) {
+    facts.deviceElements.push(device);
+    const alias = attr(child(device, 'alias'), 'name');
+    if (alias !== undefined) facts.aliases.set(alias, device);
+    const guest = child(device, 'address');
+    if (guest && attr(guest, 'type') === 'pci') {
+      const address = pciAddressFromAttributes((n) => guest.getAttribute(n));
+      if (address && !isZero(address)) facts.guestAddresses.set(formatPciAddress(address), device);
+    }
+    const hostdev = readHostdev(device, alias);
+    if (hostdev) facts.hostdevs.push(hostdev);
+  }
+}
+
+function isZero(a: PciAddress): boolean {
+  return a.domain === 0 && a.bus === 0 && a.slot === 0 && a.function === 0;
+}
+
+function readHostdev(device: Element, alias: string | undefined): ExistingHostdev | undefined {
+  const isPciHostdev = isPlain(device, 'hostdev') && attr(device, 'type') === 'pci' && attr(device, 'mode') !== 'capabilities';
+  const isHostdevInterface = isPlain(device, 'interface') && attr(device, 'type') === 'hostdev';
+  if (!isPciHostdev && !isHostdevInterface) return undefined;
+  const sourceAddress = child(child(device, 'source') ?? device, 'address');
+  if (!sourceAddress || (isHostdevInterface && attr(sourceAddress, 'type') !== 'pci')) return undefined;
+  const source = pciAddressFromAttributes((n) => sourceAddress.getAttribute(n));
+  if (!source) return undefined;
+  const guest = child(device, 'address');
+  const guestAddress = guest && attr(guest, 'type') === 'pci' ? pciAddressFromAttributes((n) => guest.getAttribute(n)) : undefined;
+  const rom = child(device, 'rom');
+  const boot = attr(child(device, 'boot'), 'order');
+  return {
+    kind: isPciHostdev ? 'hostdev' : 'interface',
+    source,
+    sourceKey: formatPciAddress(source),
+    alias,
+    managed: attr(device, 'managed') === 'yes',
+    guestAddress: guestAddress && !isZero(guestAddress) ? guestAddress : undefined,
+    romBar: attr(rom, 'bar'),
+    romFile: attr(rom, 'file'),
+    bootOrder: boot === undefined ? undefined : Number(boot),
+    element: device,
+  };
+}
+
+function readMetadata(facts: DomainFacts, metadata: Element): void {
+  facts.metadata ??= metadata;
+  for (const el of childElements(metadata)) {
+    if (el.namespaceURI !== PASSTHROUGH_NS || el.localName !== 'gpudirect') continue;
+    facts.ourMetadata = el;
+    for (const gpu of childElements(el)) {
+      if (gpu.namespaceURI !== PASSTHROUGH_NS || gpu.localName !== 'gpu') continue;
+      const clique = Number(attr(gpu, 'clique'));
+      const alias = attr(gpu, 'alias');
+      if (!alias || !Number.isInteger(clique)) continue;
+      const offset = attr(gpu, 'offset');
+      facts.metadataGpus.push({
+        alias,
+        clique,
+        address: attr(gpu, 'address'),
+        architecture: attr(gpu, 'architecture'),
+        offset: offset === undefined ? undefined : parseInt(offset, 16),
+      });
+    }
+  }
+}
+
+const CLIQUE_PROPERTY = 'x-nv-gpudirect-clique';
+
+function readOverride(facts: DomainFacts, override: Element): void {
+  facts.qemuOverride ??= override;
+  for (const device of childElements(override)) {
+    if (!isQemu(device, 'device')) continue;
+    const alias = attr(device, 'alias');
+    if (alias === undefined) continue;
+    if (!facts.overrideDevices.has(alias)) facts.overrideDevices.set(alias, device);
+    for (const frontend of childElements(device)) {
+      if (!isQemu(frontend, 'frontend')) continue;
+      for (const property of childElements(frontend)) {
+        if (isQemu(property, 'property') && attr(property, 'name') === CLIQUE_PROPERTY && attr(property, 'type') !== 'remove') {
+          facts.cliques.set(alias, { alias, clique: attr(property, 'value') ?? '', via: 'override', element: property });
+        }
+      }
+    }
+  }
+}
+
+function readCommandline(facts: DomainFacts, commandline: Element): void {
+  facts.qemuCommandline ??= commandline;
+  const args = [...childElements(commandline)].filter((a) => isQemu(a, 'arg'));
+  args.forEach((arg, i) => {
+    const value = attr(arg, 'value') ?? '';
+    facts.commandlineArgs.push({ value, element: arg });
+    if (/(^|,)kvm=off(,|$)/.test(value) && attr(args[i - 1], 'value') === '-cpu') facts.hidesKvm = true;
+    const set = /^device\.([^.]+)\.x-nv-gpudirect-clique=(.*)$/.exec(value);
+    if (set && attr(args[i - 1], 'value') === '-set') {
+      facts.cliques.set(set[1], { alias: set[1], clique: set[2], via: 'commandline', element: arg });
+    }
+  });
+}
+
+function rootPrefixes(root: Element): Map<string, string> {
+  const prefixes = new Map<string, string>();
+  for (let i = 0; i < root.attributes.length; i++) {
+    const a = root.attributes[i];
+    if (a.name.startsWith('xmlns:')) prefixes.set(a.name.slice(6), a.value);
+  }
+  return prefixes;
+}
+
+/** The quote character the document uses, judged from the start tag of `<os><type>` or the root. */
+function quoteStyle(facts: DomainFacts): "'" | '"' {
+  for (const el of [facts.osType, facts.devices ? firstChildWithAttributes(facts.devices) : undefined, facts.root]) {
+    if (!el || el.attributes.length === 0) continue;
+    const start = elementOffset(el, facts.doc.lines);
+    const tag = facts.doc.body.slice(start, scanStartTag(facts.doc.body, start).end);
+    const m = /=\s*(["'])/.exec(tag);
+    if (m) return m[1] as "'" | '"';
+  }
+  return "'";
+}
+
+function firstChildWithAttributes(parent: Element): Element | undefined {
+  for (const el of childElements(parent)) if (el.attributes.length > 0) return el;
+  return undefined;
+}
+
+/** Where an element sits in the original text. */
+export function spanOf(facts: DomainFacts, element: Element): ElementSpan {
+  return scanElement(facts.doc.body, elementOffset(element, facts.doc.lines));
+}
+
+export function positionOf(facts: DomainFacts, element: Element): { line: number; column: number } {
+  return facts.doc.lines.positionOf(elementOffset(element, facts.doc.lines));
+}

@@ -1,0 +1,139 @@
+import type { Element } from '@xmldom/xmldom';
+import { DomainFacts, spanOf } from '../domain/facts';
+import { childElements, isPlain } from '../domain/xml';
+import { elementOffset } from '../load/load';
+import { scanStartTag } from '../load/spans';
+import { Lines, XmlStyle, placeLines } from '../render/style';
+import { Edit } from './splice';
+
+/**
+ * An insertion being assembled: text placed after an anchor, with the offsets (within the text)
+ * where each inserted element starts, so changes can report their line in the output.
+ */
+export interface Insertion {
+  edit: Edit;
+  /** Offset within edit.text of each block's first `<`. */
+  blockStarts: number[];
+}
+
+export function indentOf(facts: DomainFacts, element: Element): string {
+  return facts.doc.lines.indentAt(elementOffset(element, facts.doc.lines));
+}
+
+/** One indentation level, guessed from how `<devices>` indents its children (magic-string's guessIndent, smaller). */
+export function guessIndentUnit(facts: DomainFacts): string {
+  const pairs: [Element | undefined, Element | undefined][] = [
+    [facts.devices, facts.devices && firstChild(facts.devices)],
+    [facts.root, firstChild(facts.root)],
+  ];
+  for (const [parent, first] of pairs) {
+    if (!parent || !first) continue;
+    const outer = indentOf(facts, parent);
+    const inner = indentOf(facts, first);
+    if (inner.length > outer.length && inner.startsWith(outer)) return inner.slice(outer.length);
+  }
+  return '  ';
+}
+
+function firstChild(parent: Element): Element | undefined {
+  return childElements(parent).next().value ?? undefined;
+}
+
+function lastChild(parent: Element): Element | undefined {
+  let last: Element | undefined;
+  for (const el of childElements(parent)) last = el;
+  return last;
+}
+
+/** Inserts blocks after `sibling`, at its indentation. */
+export function insertAfter(facts: DomainFacts, sibling: Element, blocks: Lines[], style: XmlStyle): Insertion {
+  const at = spanOf(facts, sibling).elementEnd;
+  return assemble({ start: at, end: at, text: '' }, indentOf(facts, sibling), blocks, style);
+}
+
+/** Inserts blocks as the last children of `parent` (after its last child element). */
+export function appendInside(facts: DomainFacts, parent: Element, blocks: Lines[], style: XmlStyle): Insertion {
+  const last = lastChild(parent);
+  if (last) return insertAfter(facts, last, blocks, style);
+  return insertFirst(facts, parent, blocks, style);
+}
+
+/** Inserts blocks as the first children of `parent`, opening it up when it is self-closing (`<devices/>`). */
+export function insertFirst(facts: DomainFacts, parent: Element, blocks: Lines[], style: XmlStyle): Insertion {
+  const span = spanOf(facts, parent);
+  const outer = indentOf(facts, parent);
+  const inner = outer + style.unit;
+  if (!span.selfClosing) return assemble({ start: span.end, end: span.end, text: '' }, inner, blocks, style);
+  const openTag = facts.doc.body.slice(span.start, span.end).replace(/\s*\/>$/, '>');
+  const insertion = assemble({ start: span.start, end: span.end, text: openTag }, inner, blocks, style);
+  insertion.edit.text += `${style.newline}${outer}</${parent.tagName}>`;
+  return insertion;
+}
+
+function assemble(edit: Edit, indent: string, blocks: Lines[], style: XmlStyle): Insertion {
+  const blockStarts: number[] = [];
+  for (const block of blocks) {
+    blockStarts.push(edit.text.length + style.newline.length + indent.length + style.unit.length * block[0][0]);
+    edit.text += placeLines(block, indent, style);
+  }
+  return { edit, blockStarts };
+}
+
+/** Device elements libvirt itself lists after `<hostdev>`; a new hostdev goes before a trailing run of them. */
+const AFTER_HOSTDEV = new Set([
+  'redirdev',
+  'redirfilter',
+  'hub',
+  'watchdog',
+  'memballoon',
+  'rng',
+  'tpm',
+  'nvram',
+  'panic',
+  'shmem',
+  'memory',
+  'iommu',
+  'vsock',
+  'crypto',
+]);
+
+/** Where new hostdevs go: after the last `<hostdev>`, else before the devices that must stay last. */
+export function insertHostdevs(facts: DomainFacts, blocks: Lines[], style: XmlStyle): Insertion {
+  if (!facts.devices) return insertDevicesElement(facts, blocks, style);
+  const devices = facts.deviceElements.filter((d) => d.parentNode === facts.devices);
+  const lastHostdev = [...devices].reverse().find((d) => isPlain(d, 'hostdev'));
+  if (lastHostdev) return insertAfter(facts, lastHostdev, blocks, style);
+  let cut = devices.length;
+  while (cut > 0 && AFTER_HOSTDEV.has(devices[cut - 1].localName ?? '') && !devices[cut - 1].namespaceURI) cut--;
+  if (cut > 0) return insertAfter(facts, devices[cut - 1], blocks, style);
+  return insertFirst(facts, facts.devices, blocks, style);
+}
+
+function insertDevicesElement(facts: DomainFacts, blocks: Lines[], style: XmlStyle): Insertion {
+  const nested: Lines = [[0, '<devices>'], ...blocks.flat().map(([d, t]): [number, string] => [d + 1, t]), [0, '</devices>']];
+  const insertion = appendInside(facts, facts.root, [nested], style);
+  // Report where each hostdev starts, not the wrapper: block k starts on line 1 + (lines of blocks before it).
+  const text = insertion.edit.text;
+  const lineStarts: number[] = [];
+  for (let at = text.indexOf('<', insertion.blockStarts[0]); at >= 0; at = text.indexOf('<', text.indexOf(style.newline, at) + 1)) {
+    lineStarts.push(at);
+    if (text.indexOf(style.newline, at) < 0) break;
+  }
+  let line = 1;
+  const blockStarts = blocks.map((block) => {
+    const start = lineStarts[line];
+    line += block.length;
+    return start;
+  });
+  return { edit: insertion.edit, blockStarts };
+}
+
+/** ` xmlns:qemu='…'` after the root start tag's last attribute. */
+export function declareOnRoot(facts: DomainFacts, prefix: string, uri: string, style: XmlStyle): Edit {
+  const start = elementOffset(facts.root, facts.doc.lines);
+  const tag = scanStartTag(facts.doc.body, start);
+  const text = facts.doc.body.slice(start, tag.end);
+  const close = tag.selfClosing ? 2 : 1;
+  const at = start + text.slice(0, text.length - close).trimEnd().length;
+  return { start: at, end: at, text: ` xmlns:${prefix}=${style.quote}${uri}${style.quote}` };
+}

@@ -1,0 +1,77 @@
+/** Every way the library can refuse its input. Stable: callers switch on these. */
+export type ErrorCode =
+  | 'INPUT_INVALID'
+  | 'XML_MALFORMED'
+  | 'XML_FORBIDDEN'
+  | 'XML_TOO_LARGE'
+  | 'NOT_A_DOMAIN'
+  | 'MACHINE_NOT_Q35'
+  | 'PLAN_INVALID'
+  | 'HOSTDEV_CONFLICT'
+  | 'OVERRIDE_CONFLICT'
+  | 'GPUDIRECT_UNSUPPORTED_DEVICE'
+  | 'GPU_ARCHITECTURE_UNKNOWN'
+  | 'QEMU_TOO_OLD'
+  | 'LIBVIRT_TOO_OLD';
+
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'INPUT_INVALID',
+  'XML_MALFORMED',
+  'XML_FORBIDDEN',
+  'XML_TOO_LARGE',
+  'NOT_A_DOMAIN',
+  'MACHINE_NOT_Q35',
+  'PLAN_INVALID',
+  'HOSTDEV_CONFLICT',
+  'OVERRIDE_CONFLICT',
+  'GPUDIRECT_UNSUPPORTED_DEVICE',
+  'GPU_ARCHITECTURE_UNKNOWN',
+  'QEMU_TOO_OLD',
+  'LIBVIRT_TOO_OLD',
+];
+
+export interface ErrorDetails {
+  /** 1-based line in the XML input. */
+  line?: number;
+  /** 1-based column (UTF-16 code units) in the XML input. */
+  column?: number;
+  /** Where in the plan, e.g. `hostdevs[1].gpudirect.clique`. */
+  path?: string;
+}
+
+export class PassthroughError extends Error {
+  override readonly name = 'PassthroughError';
+  readonly code: ErrorCode;
+  readonly line?: number;
+  readonly column?: number;
+  readonly path?: string;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(withLocation(message, details));
+    this.code = code;
+    if (details.line !== undefined) this.line = details.line;
+    if (details.column !== undefined) this.column = details.column;
+    if (details.path !== undefined) this.path = details.path;
+  }
+}
+
+function withLocation(message: string, { line, column, path }: ErrorDetails): string {
+  if (line !== undefined) return `${message} (line ${line}, column ${column ?? 1})`;
+  if (path !== undefined) return `${message} (at plan ${path})`;
+  return message;
+}
+
+/** Works across copies of the library (ESM and CJS builds loaded together), unlike instanceof. */
+export function isPassthroughError(value: unknown): value is PassthroughError {
+  return (
+    value instanceof Error &&
+    value.name === 'PassthroughError' &&
+    typeof (value as { code?: unknown }).code === 'string'
+  );
+}
+
+/** Error messages quote input; keep quotes short so megabytes never reach a log line. */
+export function excerpt(text: string, max = 60): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

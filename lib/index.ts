@@ -1,0 +1,22 @@
+export { transformDomain, explainTransform } from './transform';
+export type { TransformOptions, TransformExplanation } from './transform';
+export { inspectDomain } from './inspect';
+export type { DomainInfo, HostdevInfo, GpudirectInfo } from './inspect';
+export { renderHostdev } from './snippet';
+export { PassthroughError, isPassthroughError, ERROR_CODES } from './errors';
+export type { ErrorCode } from './errors';
+export type { Change, ChangeKind } from './edit/changes';
+export type { Plan, PlanHostdev, PlanAddress } from './plan/types';
+export { validatePlan } from './plan/validate';
+export { DEFAULT_MAX_BYTES } from './load/load';
+export type { LoadOptions } from './load/load';
+export { parsePciAddress, formatPciAddress } from './pci/address';
+export type { PciAddress } from './pci/address';
+export {
+  GPUDIRECT_ARCHITECTURES,
+  recommendedP2POffset,
+  lookupNvidiaDevice,
+  PCI_IDS_VERSION,
+} from './gpudirect/architecture';
+export type { GpuArchitecture } from './gpudirect/architecture';
+export { encodeP2PCapability, decodeP2PCapability, approvalParameters } from './gpudirect/capability';

@@ -1,0 +1,89 @@
+/** A PCI address: domain:bus:slot.function, as lspci, sysfs and libvirt name a device. */
+export interface PciAddress {
+  domain: number;
+  bus: number;
+  slot: number;
+  function: number;
+}
+
+export const PCI_LIMITS = { domain: 0xffff, bus: 0xff, slot: 0x1f, function: 0x7 } as const;
+
+const BDF = /^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$/;
+
+/** `DDDD:BB:SS.F` or `BB:SS.F` (domain 0). Returns a reason instead of throwing. */
+export function parsePciAddress(text: string): PciAddress | string {
+  const m = BDF.exec(text.trim());
+  if (!m) return `"${text}" is not a PCI address; write it as lspci prints it, e.g. 0000:1b:00.0 or 1b:00.0`;
+  return checkPciRanges({
+    domain: m[1] ? parseInt(m[1], 16) : 0,
+    bus: parseInt(m[2], 16),
+    slot: parseInt(m[3], 16),
+    function: parseInt(m[4], 16),
+  });
+}
+
+export function checkPciRanges(address: PciAddress): PciAddress | string {
+  for (const part of ['domain', 'bus', 'slot', 'function'] as const) {
+    const value = address[part];
+    if (!Number.isInteger(value) || value < 0 || value > PCI_LIMITS[part]) {
+      return `PCI ${part} ${value} is out of range (0 to 0x${PCI_LIMITS[part].toString(16)})`;
+    }
+  }
+  return address;
+}
+
+/** Canonical text form, `0000:1b:00.0`: used as the key wherever addresses are compared. */
+export function formatPciAddress(a: PciAddress): string {
+  return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.function.toString(16)}`;
+}
+
+/** The attributes libvirt writes for an address, in libvirt's own format (`0x%04x`, `0x%02x`, `0x%02x`, `0x%x`). */
+export function pciAddressAttributes(a: PciAddress): [string, string][] {
+  return [
+    ['domain', `0x${hex(a.domain, 4)}`],
+    ['bus', `0x${hex(a.bus, 2)}`],
+    ['slot', `0x${hex(a.slot, 2)}`],
+    ['function', `0x${a.function.toString(16)}`],
+  ];
+}
+
+/**
+ * Reads an address from XML attribute values the way libvirt does (strtoul with base 0:
+ * `0x1b` hex, `033` octal, `27` decimal). Missing parts are 0. Returns undefined when a part is unreadable.
+ */
+export function pciAddressFromAttributes(get: (name: string) => string | null): PciAddress | undefined {
+  const parts = ['domain', 'bus', 'slot', 'function'].map((name) => readCNumber(get(name)));
+  if (parts.some((p) => p === undefined)) return undefined;
+  const [domain, bus, slot, fn] = parts as number[];
+  return { domain, bus, slot, function: fn };
+}
+
+function readCNumber(value: string | null): number | undefined {
+  if (value === null || value === '') return 0;
+  const v = value.trim();
+  if (/^0x[0-9a-f]+$/i.test(v)) return parseInt(v.slice(2), 16);
+  if (/^0[0-7]+$/.test(v)) return parseInt(v, 8);
+  if (/^[0-9]+$/.test(v)) return parseInt(v, 10);
+  return undefined;
+}
+
+function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+/** `10de:2330` → vendor and device IDs. */
+export interface PciDeviceId {
+  vendor: number;
+  device: number;
+}
+
+export function parseDeviceId(text: string): PciDeviceId | undefined {
+  const m = /^([0-9a-fA-F]{4}):([0-9a-fA-F]{4})$/.exec(text.trim());
+  return m ? { vendor: parseInt(m[1], 16), device: parseInt(m[2], 16) } : undefined;
+}
+
+export function formatDeviceId(id: PciDeviceId): string {
+  return `${hex(id.vendor, 4)}:${hex(id.device, 4)}`;
+}
+
+export const PCI_VENDOR_NVIDIA = 0x10de;

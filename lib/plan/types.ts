@@ -1,0 +1,37 @@
+import { PciAddress } from '../pci/address';
+
+/** A PCI address as the plan may write it. */
+export type PlanAddress = string | { domain?: number; bus: number; slot: number; function: number };
+
+export interface PlanHostdev {
+  address: PlanAddress;
+  alias?: string;
+  device?: string;
+  managed?: boolean;
+  guestAddress?: PlanAddress;
+  rom?: { bar?: 'on' | 'off'; file?: string };
+  bootOrder?: number;
+  gpudirect?: { clique: number; architecture?: string };
+}
+
+export interface Plan {
+  target?: { libvirt?: string; qemu?: string };
+  hostdevs: PlanHostdev[];
+}
+
+/** A plan entry after validation: canonical addresses, full alias, decided architecture and offset. */
+export interface PlannedHostdev {
+  index: number;
+  address: PciAddress;
+  addressKey: string;
+  alias?: string;
+  aliasWasGenerated: boolean;
+  managed: boolean;
+  guestAddress?: PciAddress;
+  rom?: { bar?: 'on' | 'off'; file?: string };
+  bootOrder?: number;
+  device?: string;
+  gpudirect?: { clique: number; architecture: string; offset: number };
+}
+
+export type OverrideStyle = 'override' | 'commandline';

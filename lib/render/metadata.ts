@@ -1,0 +1,27 @@
+import { MetadataGpu } from '../domain/facts';
+import { PASSTHROUGH_NS } from '../domain/xml';
+import { Lines, XmlStyle, attributes } from './style';
+
+export const METADATA_PREFIX = 'passthrough';
+
+/**
+ * The library's record in `<metadata>` (libvirt keeps namespaced metadata): clique, architecture and
+ * expected capability offset per GPU alias, so that inspectDomain and the guest verifier can read them back.
+ */
+export function metadataLines(gpus: MetadataGpu[], style: XmlStyle): Lines {
+  const q = style.quote;
+  return [
+    [0, `<${METADATA_PREFIX}:gpudirect${attributes([[`xmlns:${METADATA_PREFIX}`, PASSTHROUGH_NS]], q)}>`],
+    ...gpus.map((g): [number, string] => [1, `<${METADATA_PREFIX}:gpu${attributes(gpuAttributes(g), q)}/>`]),
+    [0, `</${METADATA_PREFIX}:gpudirect>`],
+  ];
+}
+
+function gpuAttributes(g: MetadataGpu): [string, string | number][] {
+  const pairs: [string, string | number][] = [['alias', g.alias]];
+  if (g.address) pairs.push(['address', g.address]);
+  pairs.push(['clique', g.clique]);
+  if (g.architecture) pairs.push(['architecture', g.architecture]);
+  if (g.offset !== undefined) pairs.push(['offset', `0x${g.offset.toString(16)}`]);
+  return pairs;
+}

@@ -1,0 +1,58 @@
+import { readDomainFacts } from './domain/facts';
+import { requireQ35 } from './domain/machine';
+import { Change } from './edit/changes';
+import { guessIndentUnit } from './edit/anchors';
+import { planEdits } from './edit/plan-edits';
+import { applyEdits } from './edit/splice';
+import { LineTable } from './load/lines';
+import { LoadOptions, loadDomainXml } from './load/load';
+import { normalizePlan } from './plan/normalize';
+import { checkQemuForGpudirect, overrideStyleFor } from './plan/stack';
+import { Plan } from './plan/types';
+import { XmlStyle } from './render/style';
+
+export type TransformOptions = LoadOptions;
+
+export interface TransformExplanation {
+  xml: string;
+  changes: Change[];
+  warnings: string[];
+}
+
+/**
+ * Adds the planned PCI host devices (and GPUDirect clique overrides) to a libvirt domain.
+ * Returns the new XML; throws PassthroughError on any problem. Only insertions: every byte
+ * of the input is in the output, in order.
+ */
+export function transformDomain(xml: string, plan: Plan, options: TransformOptions = {}): string {
+  return run(xml, plan, options, false).xml;
+}
+
+/** transformDomain plus what was added or found in place, with lines in the output, and warnings. */
+export function explainTransform(xml: string, plan: Plan, options: TransformOptions = {}): TransformExplanation {
+  return run(xml, plan, options, true);
+}
+
+function run(xml: string, plan: Plan, options: TransformOptions, explain: boolean): TransformExplanation {
+  const doc = loadDomainXml(xml, options);
+  const facts = readDomainFacts(doc);
+  requireQ35(facts);
+  const warnings: string[] = [];
+  const hostdevs = normalizePlan(plan, warnings);
+  const target = plan.target ?? {};
+  checkQemuForGpudirect(target, hostdevs);
+  const needsClique = hostdevs.some((h) => h.gpudirect);
+  const overrideStyle = needsClique ? overrideStyleFor(target) : 'override';
+  const style: XmlStyle = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
+  const edits = planEdits(facts, hostdevs, style, overrideStyle);
+  warnings.push(...edits.warnings);
+  if (edits.edits.length === 0 && !explain) return { xml, changes: [], warnings };
+  const spliced = applyEdits(doc.body, edits.edits);
+  const output = doc.bom + spliced.text;
+  if (!explain) return { xml: output, changes: [], warnings };
+  const lines = new LineTable(spliced.text);
+  const changes = edits.changes.map(({ change, edit, at }) =>
+    edit === undefined ? change : { ...change, line: lines.positionOf(spliced.outputStarts[edit] + (at ?? 0)).line },
+  );
+  return { xml: output, changes, warnings };
+}
