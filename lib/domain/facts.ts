@@ -43,6 +43,10 @@ export interface DomainFacts {
   arch?: string;
   osType?: Element;
   os?: Element;
+  /** `<os><boot dev=…>`: libvirt then refuses per-device `<boot order>`. */
+  osBoot?: Element;
+  /** Per-device boot orders in use. */
+  bootOrders: Map<number, Element>;
   devices?: Element;
   deviceElements: Element[];
   hostdevs: ExistingHostdev[];
@@ -77,6 +81,7 @@ export function readDomainFacts(doc: LocatedDocument): DomainFacts {
     hostdevs: [],
     aliases: new Map(),
     guestAddresses: new Map(),
+    bootOrders: new Map(),
     rootPrefixes: rootPrefixes(root),
     overrideDevices: new Map(),
     commandlineArgs: [],
@@ -103,6 +108,7 @@ function readTopLevel(facts: DomainFacts, el: Element): void {
 
 function readOs(facts: DomainFacts, os: Element): void {
   facts.os = os;
+  facts.osBoot = child(os, 'boot');
   const type = child(os, 'type');
   if (!type) return;
   facts.osType = type;
@@ -121,6 +127,8 @@ function readDevices(facts: DomainFacts, devices: Element): void {
       const address = pciAddressFromAttributes((n) => guest.getAttribute(n));
       if (address && !isZero(address)) facts.guestAddresses.set(formatPciAddress(address), device);
     }
+    const order = Number(attr(child(device, 'boot'), 'order'));
+    if (Number.isInteger(order)) facts.bootOrders.set(order, device);
     const hostdev = readHostdev(device, alias);
     if (hostdev) facts.hostdevs.push(hostdev);
   }

@@ -76,7 +76,22 @@ function checkNewHostdev(facts: DomainFacts, planned: PlannedHostdev): string | 
   if (occupant) {
     throw conflict(facts, occupant, `Guest PCI address ${guest} (${path}.guestAddress) is already used by a <${occupant.tagName}>. Choose a free address or omit guestAddress.`);
   }
+  checkBootOrder(facts, planned);
   return planned.alias;
+}
+
+function checkBootOrder(facts: DomainFacts, planned: PlannedHostdev): void {
+  if (planned.bootOrder === undefined) return;
+  const path = `hostdevs[${planned.index}].bootOrder`;
+  if (facts.osBoot) {
+    throw conflict(
+      facts,
+      facts.osBoot,
+      `bootOrder (${path}) cannot be used while the domain boots by <os><boot dev=…>: libvirt refuses per-device boot elements together with os/boot elements. Remove <boot dev> from <os> and give each boot device an order, or drop bootOrder.`,
+    );
+  }
+  const other = facts.bootOrders.get(planned.bootOrder);
+  if (other) throw conflict(facts, other, `Boot order ${planned.bootOrder} (${path}) is already used by a <${other.tagName}>; libvirt needs each order once.`);
 }
 
 /** A device already in the domain: unchanged when it matches, a conflict when it differs in a way that matters. */

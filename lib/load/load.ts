@@ -111,20 +111,23 @@ function insideComment(body: string, at: number): boolean {
 
 function parseStrictly(body: string, lines: LineTable): Element {
   let position = { line: 1, column: 1 };
+  // xmldom wraps what onError throws in its own ParseError, without the cause: keep ours here.
+  let reported: PassthroughError | undefined;
   const parser = new DOMParser({
     // Keep `\r\n` so that recorded positions are positions in the original text.
     normalizeLineEndings: (s: string) => s,
     onError: (level: string, message: string, context?: { locator?: { lineNumber?: number; columnNumber?: number } }) => {
       const loc = context?.locator;
       if (loc?.lineNumber) position = { line: loc.lineNumber, column: loc.columnNumber ?? 1 };
-      throw new PassthroughError('XML_MALFORMED', `The domain XML is not well-formed: ${cleanMessage(message)}.`, position);
+      reported = new PassthroughError('XML_MALFORMED', `The domain XML is not well-formed: ${cleanMessage(message)}.`, position);
+      throw reported;
     },
   });
   let doc: Document;
   try {
     doc = parser.parseFromString(body, 'text/xml') as unknown as Document;
   } catch (err) {
-    throw asLoadError(err, position);
+    throw reported ?? asLoadError(err, position);
   }
   if (doc.doctype) throwDoctype(position);
   const root = doc.documentElement;
@@ -133,9 +136,6 @@ function parseStrictly(body: string, lines: LineTable): Element {
 }
 
 function asLoadError(err: unknown, position: { line: number; column: number }): PassthroughError {
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof PassthroughError) return cause;
-  if (err instanceof PassthroughError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof RangeError) {
     return new PassthroughError('XML_MALFORMED', 'The document is nested too deeply to be a libvirt domain.', position);

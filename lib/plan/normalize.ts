@@ -121,6 +121,7 @@ function rejectDuplicates(planned: PlannedHostdev[]): void {
     ['address', (h) => h.addressKey, 'host address'],
     ['alias', (h) => h.alias, 'alias'],
     ['guestAddress', (h) => h.guestAddress && formatPciAddress(h.guestAddress), 'guest address'],
+    ['bootOrder', (h) => h.bootOrder?.toString(), 'boot order'],
   ];
   for (const [field, key, what] of keys) {
     const seen = new Map<string, number>();

@@ -1,0 +1,149 @@
+import { parseArgs } from 'node:util';
+import { isPassthroughError } from '../errors';
+import { inspectDomain } from '../inspect';
+import { renderHostdev } from '../snippet';
+import { explainTransform } from '../transform';
+import { Plan, PlanHostdev } from '../plan/types';
+import { CliIo, UsageError, processIo, readJson, readText } from './io';
+
+export const EXIT_OK = 0;
+export const EXIT_BAD_INPUT = 1;
+export const EXIT_USAGE = 2;
+
+interface Command {
+  summary: string;
+  help: string;
+  options: Record<string, { type: 'string' | 'boolean'; short?: string }>;
+  run: (args: { values: Record<string, string | boolean | undefined>; positionals: string[] }, io: CliIo) => void;
+}
+
+const COMMANDS: Record<string, Command> = {
+  transform: {
+    summary: 'add the planned host devices (and GPUDirect cliques) to a domain XML',
+    help: `Usage: libvirt-passthrough transform --plan PLAN.json [DOMAIN.xml] [--explain]
+
+Reads the domain XML from DOMAIN.xml (or standard input), adds what PLAN.json asks for, and
+prints the new XML on standard output. Nothing else in the document changes.
+  --plan FILE   the plan (JSON; see docs/plan.md)
+  --explain     also print what was added, with output line numbers, on standard error
+
+Example:
+  virsh dumpxml --inactive vm1 | libvirt-passthrough transform --plan gpus.json > vm1.xml
+  virsh define vm1.xml
+`,
+    options: { plan: { type: 'string' }, explain: { type: 'boolean' } },
+    run: ({ values, positionals }, io) => {
+      if (typeof values.plan !== 'string') throw new UsageError('transform needs --plan PLAN.json');
+      if (positionals.length > 1) throw new UsageError('transform takes at most one domain file');
+      const plan = readJson(io, values.plan, 'plan') as Plan;
+      const xml = readText(io, positionals[0], 'domain XML');
+      const result = explainTransform(xml, plan);
+      io.stdout(result.xml);
+      for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
+      if (values.explain) for (const c of result.changes) io.stderr(describeChange(c) + '\n');
+    },
+  },
+  hostdev: {
+    summary: "print the <hostdev> snippet for 'virsh attach-device DOMAIN FILE --config'",
+    help: `Usage: libvirt-passthrough hostdev ADDRESS [--alias NAME] [--unmanaged] [--rom-bar on|off]
+
+Prints the <hostdev> element for one PCI device, as the NPU pass-through guide writes it.
+  ADDRESS        host PCI address as lspci prints it: 0000:1b:00.0 or 1b:00.0
+  --alias NAME   device alias (written as ua-NAME)
+  --unmanaged    managed='no': you bind the device to vfio-pci yourself
+  --rom-bar      on|off
+
+Example:
+  libvirt-passthrough hostdev 1b:00.0 > npu-device.xml
+  virsh attach-device vm-name npu-device.xml --config
+`,
+    options: { alias: { type: 'string' }, unmanaged: { type: 'boolean' }, 'rom-bar': { type: 'string' } },
+    run: ({ values, positionals }, io) => {
+      if (positionals.length !== 1) throw new UsageError('hostdev takes exactly one PCI address');
+      const entry: PlanHostdev = { address: positionals[0] };
+      if (typeof values.alias === 'string') entry.alias = values.alias;
+      if (values.unmanaged) entry.managed = false;
+      if (typeof values['rom-bar'] === 'string') entry.rom = { bar: values['rom-bar'] as 'on' | 'off' };
+      io.stdout(renderHostdev(entry));
+    },
+  },
+  inspect: {
+    summary: 'show machine type, PCI host devices and GPUDirect cliques of a domain',
+    help: `Usage: libvirt-passthrough inspect [DOMAIN.xml] [--json]
+
+Example:
+  virsh dumpxml vm1 | libvirt-passthrough inspect
+`,
+    options: { json: { type: 'boolean' } },
+    run: ({ values, positionals }, io) => {
+      const info = inspectDomain(readText(io, positionals[0], 'domain XML'));
+      if (values.json) {
+        io.stdout(JSON.stringify(info, null, 2) + '\n');
+        return;
+      }
+      io.stdout(`machine  ${info.machine ?? '(default)'}${info.isQ35 ? ' (q35)' : ' (not q35)'}  arch ${info.arch ?? '(default)'}\n`);
+      io.stdout(`hostdevs ${info.hostdevs.length}\n`);
+      for (const h of info.hostdevs) {
+        const g = h.alias ? info.gpudirect[h.alias] : undefined;
+        const clique = g ? `clique ${g.clique} via ${g.via}${g.capabilityOffset ? ` at ${g.capabilityOffset}` : ''}` : '';
+        io.stdout(`  ${h.source}  ${(h.alias ?? '-').padEnd(24)} ${h.managed ? 'managed' : 'unmanaged'}  ${clique}\n`.replace(/\s+\n$/, '\n'));
+      }
+      if (info.hidesKvm) io.stdout('warning: the domain hides KVM; the NVIDIA driver ignores the GPUDirect capability\n');
+    },
+  },
+};
+
+function describeChange(c: import('../edit/changes').Change): string {
+  const parts = [`line ${c.line ?? '?'}`, c.kind];
+  if (c.address) parts.push(c.address);
+  if (c.alias) parts.push(c.alias);
+  if (c.clique !== undefined) parts.push(`clique ${c.clique}`, `offset ${c.capabilityOffset}`, c.architecture ?? '', `via ${c.via}`);
+  return parts.filter(Boolean).join('  ');
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: libvirt-passthrough COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'libvirt-passthrough COMMAND --help' for a command's options and an example.\nExit status: 0 done, 1 bad input (the message names the code and line:column), 2 usage error.\n`;
+}
+
+/** The whole CLI as a function of argv and io; returns the exit status. */
+export function runCli(argv: string[], io: CliIo = processIo): number {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout)(usage());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === '--version') {
+    io.stdout(`${require('../../package.json').version}\n`);
+    return EXIT_OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr(`libvirt-passthrough: unknown command '${name}'\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    const parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    if (parsed.values.help) {
+      io.stdout(command.help);
+      return EXIT_OK;
+    }
+    command.run(parsed as never, io);
+    return EXIT_OK;
+  } catch (err) {
+    return reportError(err, name, command, io);
+  }
+}
+
+function reportError(err: unknown, name: string, command: Command, io: CliIo): number {
+  if (isPassthroughError(err)) {
+    io.stderr(`libvirt-passthrough ${name}: ${err.code}: ${err.message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    io.stderr(`libvirt-passthrough ${name}: ${(err as Error).message}\n\n${command.help}`);
+    return EXIT_USAGE;
+  }
+  throw err;
+}
