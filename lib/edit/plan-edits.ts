@@ -275,6 +275,7 @@ function placeMetadata(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: Ed
     insertion = appendInside(facts, facts.metadata, [lines], style);
   } else {
     insertion = insertMetadataElement(facts, lines, style);
+    insertion.blockStarts = blockStartsInWrapper(insertion, [lines], style);
   }
   const edit = addInsertion(out, insertion);
   out.changes.push({ change: { kind: 'metadata-written' }, edit, at: insertion.blockStarts[0] });
