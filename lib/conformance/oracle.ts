@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { argvWords, deviceOptions, vfioDevices, VfioDevice } from './argv';
+import { droppedFacts } from './facts';
+import { hasKvm, tcgTwin, withVfioDrivers } from './prepare';
+import { qemuAcceptsDevice } from './qemu';
+
+export interface OracleInput {
+  name: string;
+  xml: string;
+}
+
+/** What real libvirt and QEMU said about one domain file; each field "ok" or the tool's message. */
+export interface OracleVerdict {
+  name: string;
+  rng: string;
+  define: string;
+  /** Present in the file but missing from libvirt's dumpxml (or overrides that reach no device). */
+  dropped: string[];
+  argv: string;
+  /** vfio-pci devices of the QEMU command line. */
+  devices: VfioDevice[];
+  qemu: string;
+}
+
+const ORACLE_SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'libvirt-oracle.sh');
+
+/** Runs every input through libvirt (in `parallel` batches, each one embedded driver) and QEMU. */
+export async function runOracle(inputs: OracleInput[], parallel = Math.min(2, os.cpus().length)): Promise<OracleVerdict[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libvirt-passthrough-oracle-'));
+  try {
+    const batches = Array.from({ length: Math.max(1, parallel) }, (_, b) => path.join(dir, `batch${b}`));
+    batches.forEach((b) => fs.mkdirSync(b));
+    const twin = !hasKvm();
+    inputs.forEach((input, i) => writeJob(path.join(batches[i % batches.length], String(i)), input.xml, twin));
+    const results = await Promise.allSettled(batches.map(runBatch));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return inputs.map((input, i) => readVerdict(input, path.join(batches[i % batches.length], String(i))));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function writeJob(base: string, xml: string, twin: boolean): void {
+  const forLibvirt = twin ? tcgTwin(xml) : xml;
+  fs.writeFileSync(`${base}.rng.xml`, xml);
+  fs.writeFileSync(`${base}.define.xml`, forLibvirt);
+  fs.writeFileSync(`${base}.argv.xml`, withVfioDrivers(forLibvirt));
+}
+
+function runBatch(batch: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [ORACLE_SCRIPT, batch], { stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0 && fs.existsSync(path.join(batch, '.complete'))) resolve();
+      else reject(new Error(`libvirt oracle failed (exit ${code}): ${stderr.trim() || 'no message'}`));
+    });
+  });
+}
+
+function readVerdict(input: OracleInput, base: string): OracleVerdict {
+  const read = (suffix: string) => (fs.existsSync(base + suffix) ? fs.readFileSync(base + suffix, 'utf8') : undefined);
+  const rng = oneLine(read('.rng') ?? 'not run', base);
+  const define = oneLine(read('.define') ?? 'not run', base);
+  const dump = read('.dump.xml');
+  const dropped = define === 'ok' && dump !== undefined ? droppedFacts(read('.define.xml')!, dump) : [];
+  const commandLine = read('.argv');
+  const argv = commandLine === undefined ? oneLine(read('.argv.err') ?? 'failed', base) : 'ok';
+  const words = commandLine === undefined ? [] : argvWords(commandLine);
+  const devices = vfioDevices(words);
+  const options = deviceOptions(words);
+  return { name: input.name, rng, define, dropped, argv, devices, qemu: commandLine === undefined ? 'not run: no argv' : qemuVerdict(devices, options) };
+}
+
+function qemuVerdict(devices: VfioDevice[], options: string[]): string {
+  if (devices.length === 0) return options.length === 0 ? 'ok' : qemuAcceptsDevice(undefined, options);
+  for (const device of devices) {
+    const verdict = qemuAcceptsDevice(device, options);
+    if (verdict !== 'ok') return verdict;
+  }
+  return 'ok';
+}
+
+/** libvirt's and xmllint's messages, without log noise and temp paths, on one line. */
+function oneLine(text: string, base: string): string {
+  const lines = text
+    .split('\n')
+    .filter((l) => l.trim() && !/^\d{4}-\d\d-\d\d [\d:.]+\+\d{4}: \d+: /.test(l))
+    .filter((l) => !/^error: Failed to define domain from /.test(l) && !/ fails to validate$/.test(l) && !/^\s*\^?\s*$/.test(l))
+    .map((l) => l.replace(/^error: /, '').replace(/Relax-NG validity error : /, '').split(base).join('<file>'));
+  const joined = lines.join('; ');
+  return (joined.length > 600 ? joined.slice(0, 600) + '…' : joined) || 'failed';
+}

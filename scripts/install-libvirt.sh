@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the real-libvirt conformance tests need, from Debian's packages: xmllint, virsh with
+# libvirt's embedded QEMU driver (no daemon), QEMU itself, and OVMF (UEFI domains need its firmware
+# descriptors for domxml-to-native). Idempotent: apt runs only when a package is missing.
+# Prints the libvirt and QEMU versions last.
+set -euo pipefail
+pkgs=(libxml2-utils libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 ovmf)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-libvirt.sh: run as root (sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  install() { apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+  install 2>/dev/null || { apt-get update -qq >/dev/null && install; }
+fi
+echo "libvirt $(virsh --version), QEMU $(qemu-system-x86_64 --version | sed -n '1s/^.*version \([^ ]*\).*$/\1/p')"
