@@ -2,7 +2,8 @@
 export function argvWords(commandLine: string): string[] {
   const words: string[] = [];
   const word = /(?:[^\s'\\]+|'[^']*'|\\.)+/gs;
-  for (const m of commandLine.matchAll(word)) {
+  // A backslash-newline is a shell line continuation, not part of a word.
+  for (const m of commandLine.replace(/\\\n/g, ' ').matchAll(word)) {
     words.push(m[0].replace(/'([^']*)'|\\(.)/gs, (_w, quoted: string | undefined, escaped: string | undefined) => quoted ?? escaped ?? ''));
   }
   return words;

@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO } from './helpers/paths';
+
+// Drives the real binary (built by `npm ci`/`npm run build`) the way users run it.
+const BIN = path.join(REPO, 'bin', 'libvirt-passthrough.js');
+const example = (f: string) => path.join(REPO, 'examples', f);
+
+function cli(args: string[], input?: string) {
+  const run = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', cwd: REPO });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build');
+});
+
+test.each([
+  ['transform from a file', ['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml')], undefined, 0, /x-nv-gpudirect-clique/],
+  ['transform from stdin', ['transform', '--plan', example('npu.plan.json')], fs.readFileSync(example('domain.xml'), 'utf8'), 0, /bus='0x1b'/],
+  ['hostdev snippet', ['hostdev', '1b:00.0'], undefined, 0, /^<hostdev mode='subsystem' type='pci' managed='yes'>/],
+  ['inspect', ['inspect', example('domain.xml')], undefined, 0, /pc-q35-7.2 \(q35\)/],
+  ['--help', ['--help'], undefined, 0, /Commands:/],
+  ['command help', ['transform', '--help'], undefined, 0, /Example:/],
+])('%s', (_name, args, input, code, out) => {
+  const r = cli(args as string[], input as string | undefined);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(code);
+  expect(r.stdout).toMatch(out as RegExp);
+});
+
+test.each([
+  ['bad XML → 1 with code and position', ['transform', '--plan', example('npu.plan.json')], '<domain>\n<os>\n</domain>', 1, /XML_MALFORMED: .*\(line \d+, column \d+\)/],
+  ['non-q35 → 1', ['transform', '--plan', example('npu.plan.json')], "<domain><os><type machine='pc'>hvm</type></os></domain>", 1, /MACHINE_NOT_Q35/],
+  ['bad address → 1', ['hostdev', '1b:20.0'], undefined, 1, /PLAN_INVALID/],
+  ['missing --plan → 2', ['transform', example('domain.xml')], undefined, 2, /needs --plan/],
+  ['unknown option → 2', ['inspect', '--bogus'], undefined, 2, /Unknown option/],
+  ['unknown command → 2', ['frobnicate'], undefined, 2, /unknown command/],
+  ['invalid UTF-8 → 1', ['inspect'], Buffer.from([0x3c, 0x64, 0xff, 0x3e]) as unknown as string, 1, /not valid UTF-8/],
+])('%s', (_name, args, input, code, err) => {
+  const r = cli(args as string[], input as string | undefined);
+  expect(r.code).toBe(code);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(err as RegExp);
+});
+
+test('the README example command prints the transformed example', () => {
+  const r = cli(['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml')]);
+  expect(r.stdout.match(/<hostdev /g)).toHaveLength(2);
+});
