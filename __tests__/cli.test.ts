@@ -45,6 +45,15 @@ test.each([
   expect(r.stderr).toMatch(err as RegExp);
 });
 
+test('remove undoes transform through the binary', () => {
+  const plan = example('2gpu-k80.plan.json');
+  const transformed = cli(['transform', '--plan', plan, example('domain.xml')]).stdout;
+  const removed = cli(['remove', '--plan', plan], transformed);
+  expect(removed.code).toBe(0);
+  expect(removed.stdout).toBe(fs.readFileSync(example('domain.xml'), 'utf8'));
+  expect(cli(['remove', '--alias', 'gpu1'], transformed).stdout).not.toContain('ua-gpu1');
+});
+
 test('the README example command prints the transformed example', () => {
   const r = cli(['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml')]);
   expect(r.stdout.match(/<hostdev /g)).toHaveLength(2);

@@ -8,7 +8,8 @@ export type { ErrorCode } from './errors';
 export type { Change, ChangeKind } from './edit/changes';
 export type { Plan, PlanHostdev, PlanAddress } from './plan/types';
 export { validatePlan } from './plan/validate';
-export { DEFAULT_MAX_BYTES } from './load/load';
+export { DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH } from './load/load';
+export { decodeXmlBytes } from './load/decode';
 export type { LoadOptions } from './load/load';
 export { parsePciAddress, formatPciAddress } from './pci/address';
 export type { PciAddress } from './pci/address';
@@ -20,3 +21,5 @@ export {
 } from './gpudirect/architecture';
 export type { GpuArchitecture } from './gpudirect/architecture';
 export { encodeP2PCapability, decodeP2PCapability, approvalParameters } from './gpudirect/capability';
+export { removePassthrough } from './remove';
+export type { RemoveSelection } from './remove';

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { isPassthroughError } from '../errors';
 import { inspectDomain } from '../inspect';
 import { renderHostdev } from '../snippet';
+import { removePassthrough } from '../remove';
 import { explainTransform } from '../transform';
 import { Plan, PlanHostdev } from '../plan/types';
 import { CliIo, UsageError, processIo, readJson, readText } from './io';
@@ -13,7 +14,7 @@ export const EXIT_USAGE = 2;
 interface Command {
   summary: string;
   help: string;
-  options: Record<string, { type: 'string' | 'boolean'; short?: string }>;
+  options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
   run: (args: { values: Record<string, string | boolean | undefined>; positionals: string[] }, io: CliIo) => void;
 }
 
@@ -65,6 +66,36 @@ Example:
       if (values.unmanaged) entry.managed = false;
       if (typeof values['rom-bar'] === 'string') entry.rom = { bar: values['rom-bar'] as 'on' | 'off' };
       io.stdout(renderHostdev(entry));
+    },
+  },
+  remove: {
+    summary: 'remove pass-through devices and their GPUDirect settings from a domain XML',
+    help: `Usage: libvirt-passthrough remove [DOMAIN.xml] [--plan PLAN.json] [--address ADDR]... [--alias NAME]...
+
+The inverse of transform: removes the selected <hostdev> entries, their clique settings
+(<qemu:override> properties or -set arguments) and their metadata; what the transform created
+(<metadata>, the qemu namespace declaration) goes when nothing else needs it.
+Without a selection: every GPU recorded in the library's metadata.
+  --plan FILE      remove everything this plan added
+  --address ADDR   a host PCI address (repeatable)
+  --alias NAME     a device alias, with or without ua- (repeatable)
+
+Example:
+  libvirt-passthrough remove --plan gpus.json vm1.new.xml > vm1.xml
+`,
+    options: { plan: { type: 'string' }, address: { type: 'string', multiple: true }, alias: { type: 'string', multiple: true } } as Command['options'],
+    run: ({ values, positionals }, io) => {
+      if (positionals.length > 1) throw new UsageError('remove takes at most one domain file');
+      const xml = readText(io, positionals[0], 'domain XML');
+      const addresses = values.address as unknown as string[] | undefined;
+      const aliases = values.alias as unknown as string[] | undefined;
+      const selection =
+        typeof values.plan === 'string'
+          ? (readJson(io, values.plan, 'plan') as Plan)
+          : addresses || aliases
+            ? { addresses, aliases }
+            : undefined;
+      io.stdout(removePassthrough(xml, selection));
     },
   },
   inspect: {

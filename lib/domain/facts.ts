@@ -66,6 +66,8 @@ export interface DomainFacts {
   metadata?: Element;
   ourMetadata?: Element;
   metadataGpus: MetadataGpu[];
+  /** What the library created in this domain (`metadata`, `xmlns:PREFIX`), so that removal can undo exactly that. */
+  metadataCreated: string[];
   hidesKvm: boolean;
   quote: "'" | '"';
   newline: string;
@@ -87,6 +89,7 @@ export function readDomainFacts(doc: LocatedDocument): DomainFacts {
     commandlineArgs: [],
     cliques: new Map(),
     metadataGpus: [],
+    metadataCreated: [],
     hidesKvm: false,
     quote: "'",
     newline: /\r\n/.test(doc.body.slice(0, doc.body.indexOf('\n') + 1)) ? '\r\n' : '\n',
@@ -169,6 +172,7 @@ function readMetadata(facts: DomainFacts, metadata: Element): void {
   for (const el of childElements(metadata)) {
     if (el.namespaceURI !== PASSTHROUGH_NS || el.localName !== 'gpudirect') continue;
     facts.ourMetadata = el;
+    facts.metadataCreated = (attr(el, 'created') ?? '').split(/\s+/).filter(Boolean);
     for (const gpu of childElements(el)) {
       if (gpu.namespaceURI !== PASSTHROUGH_NS || gpu.localName !== 'gpu') continue;
       const clique = Number(attr(gpu, 'clique'));

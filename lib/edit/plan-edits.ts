@@ -15,6 +15,8 @@ import { Edit } from './splice';
 /** Edits plus, per change, which edit holds it and where in that edit's text it starts. */
 export interface EditPlan {
   edits: Edit[];
+  /** What this transform creates that the document did not have (recorded in the metadata). */
+  created: string[];
   changes: { change: Change; edit?: number; at?: number }[];
   warnings: string[];
 }
@@ -24,7 +26,7 @@ interface Gpu extends CliqueAssignment {
 }
 
 export function planEdits(facts: DomainFacts, hostdevs: PlannedHostdev[], style: XmlStyle, overrideStyle: OverrideStyle): EditPlan {
-  const out: EditPlan = { edits: [], changes: [], warnings: [] };
+  const out: EditPlan = { edits: [], created: [], changes: [], warnings: [] };
   const gpus = placeHostdevs(facts, hostdevs, style, out);
   if (gpus.length > 0) {
     placeCliques(facts, gpus, style, overrideStyle, out);
@@ -198,6 +200,7 @@ function qemuPrefix(facts: DomainFacts, existing: Element | undefined, style: Xm
   let prefix = 'qemu';
   for (let n = 2; facts.rootPrefixes.has(prefix); n++) prefix = `qemu${n}`;
   out.edits.push(declareOnRoot(facts, prefix, QEMU_NS, style));
+  out.created.push(`xmlns:${prefix}`);
   out.changes.push({ change: { kind: 'namespace-added' }, edit: out.edits.length - 1, at: 1 });
   return prefix;
 }
@@ -263,8 +266,9 @@ function blockStartsInWrapper(insertion: Insertion, blocks: Lines[], style: XmlS
 
 function placeMetadata(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: EditPlan): void {
   const entries = mergedMetadata(facts.metadataGpus, gpus);
-  if (sameMetadata(entries, facts.metadataGpus)) return;
-  const lines = metadataLines(entries, style);
+  const created = [...new Set([...facts.metadataCreated, ...out.created, ...(facts.metadata ? [] : ['metadata'])])];
+  if (sameMetadata(entries, facts.metadataGpus) && created.join(' ') === facts.metadataCreated.join(' ')) return;
+  const lines = metadataLines(entries, created, style);
   let insertion: Insertion;
   if (facts.ourMetadata) {
     const span = spanOf(facts, facts.ourMetadata);

@@ -4,10 +4,14 @@ import { PassthroughError, excerpt } from '../errors';
 import { LineTable } from './lines';
 
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+/** libvirt domains nest about 8 deep; anything near this is not a domain. */
+export const DEFAULT_MAX_DEPTH = 256;
 
 export interface LoadOptions {
   /** Refuse documents larger than this many UTF-8 bytes (default 16 MiB). */
   maxBytes?: number;
+  /** Refuse documents whose elements nest deeper than this (default 256). */
+  maxDepth?: number;
 }
 
 /** The parsed document together with everything needed to map nodes back to the original text. */
@@ -32,6 +36,7 @@ export function loadDomainXml(xml: unknown, options: LoadOptions = {}): LocatedD
   const lines = new LineTable(body);
   rejectUnreadableText(body, lines);
   rejectDoctype(body, lines);
+  rejectDeepNesting(body, lines, options.maxDepth ?? DEFAULT_MAX_DEPTH);
   const root = parseStrictly(body, lines);
   if (root.localName !== 'domain' || root.namespaceURI) {
     const at = lines.positionOf(elementOffset(root, lines));
@@ -102,6 +107,27 @@ function throwDoctype(position: { line: number; column: number }): never {
     'Document type declarations (<!DOCTYPE>) are not allowed: libvirt never writes one, and it is how entity expansion attacks start. Remove it.',
     position,
   );
+}
+
+/** Counts element depth with a cheap scan, before the parser spends time (and stack) on a hostile document. */
+function rejectDeepNesting(body: string, lines: LineTable, maxDepth: number): void {
+  let depth = 0;
+  for (let lt = body.indexOf('<'); lt >= 0; lt = body.indexOf('<', lt + 1)) {
+    const next = body.charCodeAt(lt + 1);
+    if (next === 0x2f /* / */) {
+      depth--;
+    } else if (next === 0x21 /* ! */) {
+      const close = body.startsWith('<!--', lt) ? body.indexOf('-->', lt + 4) : body.startsWith('<![CDATA[', lt) ? body.indexOf(']]>', lt + 9) : lt;
+      if (close < 0) return; // the parser will report it
+      lt = close;
+    } else if (next !== 0x3f /* ? */) {
+      const gt = body.indexOf('>', lt);
+      if (gt < 0) return;
+      if (body.charCodeAt(gt - 1) !== 0x2f && ++depth > maxDepth) {
+        throw new PassthroughError('XML_MALFORMED', `Elements nest more than ${maxDepth} deep; a libvirt domain never does (raise the maxDepth option if this is really one).`, lines.positionOf(lt));
+      }
+    }
+  }
 }
 
 function insideComment(body: string, at: number): boolean {

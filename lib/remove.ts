@@ -1,0 +1,162 @@
+import type { Element } from '@xmldom/xmldom';
+import { DomainFacts, readDomainFacts, spanOf } from './domain/facts';
+import { QEMU_NS, childElements, isQemu } from './domain/xml';
+import { applyEdits, Edit } from './edit/splice';
+import { PassthroughError } from './errors';
+import { LoadOptions, elementOffset, loadDomainXml } from './load/load';
+import { scanStartTag } from './load/spans';
+import { userAlias } from './plan/normalize';
+import { PlanAddress } from './plan/types';
+import { readPlanAddress, validatePlan } from './plan/validate';
+import { formatPciAddress } from './pci/address';
+import { CLIQUE_PROPERTY } from './render/qemu';
+import { metadataLines } from './render/metadata';
+import { placeLines } from './render/style';
+
+/** Which pass-through configuration to remove: host addresses and/or aliases, or a whole plan. */
+export interface RemoveSelection {
+  addresses?: PlanAddress[];
+  aliases?: string[];
+}
+
+/**
+ * The inverse of transformDomain: removes the selected PCI hostdevs, their GPUDirect clique settings
+ * (`<qemu:override>` properties or `-set` arguments), and their entries in the library's metadata;
+ * containers left empty go too, and so do `<metadata>` and the qemu namespace declaration when the
+ * library created them. With a plan, removes everything the plan describes, so that
+ * `removePassthrough(transformDomain(x, plan), plan) === x`. Without a selection: every GPU recorded
+ * in the library's metadata.
+ */
+export function removePassthrough(xml: string, selection?: RemoveSelection | { hostdevs: unknown[] }, options: LoadOptions = {}): string {
+  const facts = readDomainFacts(loadDomainXml(xml, options));
+  const { addresses, aliases } = resolveSelection(facts, selection);
+  const hostdevs = facts.hostdevs.filter(
+    (h) => h.kind === 'hostdev' && (addresses.has(h.sourceKey) || (h.alias !== undefined && aliases.has(h.alias))),
+  );
+  const removedAliases = new Set([...aliases, ...hostdevs.flatMap((h) => (h.alias ? [h.alias] : []))]);
+  const removals: Element[] = hostdevs.map((h) => h.element);
+  removals.push(...overrideRemovals(facts, removedAliases), ...commandlineRemovals(facts, removedAliases));
+  const edits: Edit[] = removals.map((el) => removal(facts, el));
+  edits.push(...metadataEdits(facts, removedAliases, removals));
+  if (edits.length === 0) return xml;
+  return facts.doc.bom + applyEdits(facts.doc.body, edits).text;
+}
+
+function resolveSelection(facts: DomainFacts, selection: RemoveSelection | { hostdevs: unknown[] } | undefined) {
+  const addresses = new Set<string>();
+  const aliases = new Set<string>();
+  if (selection === undefined) {
+    for (const g of facts.metadataGpus) aliases.add(g.alias);
+  } else if (selection && typeof selection === 'object' && 'hostdevs' in selection) {
+    validatePlan(selection);
+    selection.hostdevs.forEach((h, i) => {
+      addresses.add(formatPciAddress(readPlanAddress(h.address, `hostdevs[${i}].address`)));
+      if (h.alias) aliases.add(userAlias(h.alias));
+    });
+  } else if (selection && typeof selection === 'object') {
+    (selection.addresses ?? []).forEach((a, i) => addresses.add(formatPciAddress(readPlanAddress(a, `addresses[${i}]`))));
+    (selection.aliases ?? []).forEach((a) => aliases.add(userAlias(a)));
+  } else {
+    throw new PassthroughError('PLAN_INVALID', 'The selection must be a plan or { addresses, aliases }.', { path: '(root)' });
+  }
+  return { addresses, aliases };
+}
+
+/** Clique properties of removed aliases; a frontend, device or override left empty goes with them. */
+function overrideRemovals(facts: DomainFacts, aliases: Set<string>): Element[] {
+  const removals: Element[] = [];
+  for (const override of facts.root.childNodes ? [...childElements(facts.root)].filter((el) => isQemu(el, 'override')) : []) {
+    const doomed = new Set<Element>();
+    for (const device of childElements(override)) {
+      if (!isQemu(device, 'device') || !aliases.has(device.getAttribute('alias') ?? '')) continue;
+      for (const frontend of childElements(device)) {
+        if (!isQemu(frontend, 'frontend')) continue;
+        for (const p of childElements(frontend)) if (isQemu(p, 'property') && p.getAttribute('name') === CLIQUE_PROPERTY) doomed.add(p);
+      }
+    }
+    removals.push(...collapse(override, doomed));
+  }
+  return removals;
+}
+
+/** `-set device.ALIAS.x-nv-gpudirect-clique=N` pairs of removed aliases, and the commandline if emptied. */
+function commandlineRemovals(facts: DomainFacts, aliases: Set<string>): Element[] {
+  const removals: Element[] = [];
+  for (const commandline of [...childElements(facts.root)].filter((el) => isQemu(el, 'commandline'))) {
+    const args = [...childElements(commandline)];
+    const doomed = new Set<Element>();
+    args.forEach((arg, i) => {
+      const m = /^device\.([^.]+)\.x-nv-gpudirect-clique=/.exec(arg.getAttribute('value') ?? '');
+      if (m && aliases.has(m[1]) && args[i - 1]?.getAttribute('value') === '-set') {
+        doomed.add(args[i - 1]);
+        doomed.add(arg);
+      }
+    });
+    removals.push(...collapse(commandline, doomed));
+  }
+  return removals;
+}
+
+/** The topmost elements to remove so that no container is left without element children. */
+function collapse(container: Element, doomed: Set<Element>): Element[] {
+  const gone = (el: Element): boolean => doomed.has(el) || ([...childElements(el)].length > 0 && [...childElements(el)].every(gone));
+  const pick = (el: Element): Element[] => (gone(el) ? [el] : [...childElements(el)].flatMap(pick));
+  return doomed.size === 0 ? [] : pick(container);
+}
+
+/** An element and the line break and indentation in front of it: the exact text an insertion adds. */
+function removal(facts: DomainFacts, element: Element): Edit {
+  const body = facts.doc.body;
+  const span = spanOf(facts, element);
+  let start = span.start;
+  while (start > 0 && (body[start - 1] === ' ' || body[start - 1] === '\t')) start--;
+  if (body[start - 1] === '\n') start -= body[start - 2] === '\r' ? 2 : 1;
+  else if (body[start - 1] === '\r') start--;
+  return { start, end: span.elementEnd, text: '' };
+}
+
+function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: Element[]): Edit[] {
+  if (!facts.ourMetadata) return [];
+  const remaining = facts.metadataGpus.filter((g) => !aliases.has(g.alias));
+  if (remaining.length === facts.metadataGpus.length) return [];
+  if (remaining.length > 0) {
+    const span = spanOf(facts, facts.ourMetadata);
+    const indent = facts.doc.lines.indentAt(span.start);
+    const style = { quote: facts.quote, newline: facts.newline, unit: detectUnit(facts, facts.ourMetadata, indent) };
+    const text = placeLines(metadataLines(remaining, facts.metadataCreated, style), indent, style).slice(style.newline.length + indent.length);
+    return [{ start: span.start, end: span.elementEnd, text }];
+  }
+  const edits: Edit[] = [];
+  const created = new Set(facts.metadataCreated);
+  const metadataIsOurs = created.has('metadata') && [...childElements(facts.metadata!)].length === 1;
+  edits.push(removal(facts, metadataIsOurs ? facts.metadata! : facts.ourMetadata));
+  for (const token of created) {
+    const prefix = /^xmlns:(.+)$/.exec(token)?.[1];
+    if (prefix && !prefixStillUsed(facts, prefix, removals)) {
+      const declaration = rootDeclaration(facts, prefix);
+      if (declaration) edits.push(declaration);
+    }
+  }
+  return edits;
+}
+
+function detectUnit(facts: DomainFacts, element: Element, indent: string): string {
+  const first = childElements(element).next().value as Element | undefined;
+  if (!first) return '  ';
+  const inner = facts.doc.lines.indentAt(elementOffset(first, facts.doc.lines));
+  return inner.startsWith(indent) && inner.length > indent.length ? inner.slice(indent.length) : '  ';
+}
+
+/** Whether any qemu element other than the removed ones still needs the root's declaration. */
+function prefixStillUsed(facts: DomainFacts, prefix: string, removals: Element[]): boolean {
+  const removed = new Set(removals);
+  return [...childElements(facts.root)].some((el) => el.namespaceURI === QEMU_NS && el.prefix === prefix && !removed.has(el));
+}
+
+/** The ` xmlns:PREFIX='…'` attribute text in the root start tag. */
+function rootDeclaration(facts: DomainFacts, prefix: string): Edit | undefined {
+  const start = elementOffset(facts.root, facts.doc.lines);
+  const tag = facts.doc.body.slice(start, scanStartTag(facts.doc.body, start).end);
+  const m = new RegExp(`\\s+xmlns:${prefix}\\s*=\\s*(["'])${QEMU_NS.replace(/[.]/g, '\\.')}\\1`).exec(tag);
+  return m ? { start: start + m.index, end: start + m.index + m[0].length, text: '' } : undefined;
+}
