@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { REPO } from './helpers/paths';
+import { TURING_CAPS, VOLTA_CAPS, gpuConfig, lspciText, p2pCap } from './helpers/config-space';
 
 // Drives the real binary (built by `npm ci`/`npm run build`) the way users run it.
 const BIN = path.join(REPO, 'bin', 'libvirt-passthrough.js');
@@ -57,4 +59,34 @@ test('remove undoes transform through the binary', () => {
 test('the README example command prints the transformed example', () => {
   const r = cli(['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml')]);
   expect(r.stdout.match(/<hostdev /g)).toHaveLength(2);
+});
+
+describe('predict and verify-guest', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-cli-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, data: string | Uint8Array) => {
+    fs.writeFileSync(path.join(dir, name), data);
+    return path.join(dir, name);
+  };
+
+  test('predict reads lspci text and raw sysfs bytes; exit 1 when QEMU would refuse', () => {
+    const turing = gpuConfig(TURING_CAPS, { device: 0x2330 });
+    const old = cli(['predict', '--config', write('h100.txt', lspciText('3b:00.0', '3D controller: NVIDIA GH100', turing)), '--qemu', '7.2.0']);
+    expect(old.code).toBe(1);
+    expect(old.stdout).toMatch(/will refuse to start/);
+    const recent = cli(['predict', '--config', write('h100.bin', turing), '--qemu', '8.2.0', '--architecture', 'hopper', '--json']);
+    expect(recent.code).toBe(0);
+    expect(JSON.parse(recent.stdout)[0]).toMatchObject({ offset: 0xd4, recommended: 0xd4, agrees: true });
+  });
+
+  test('verify-guest checks a guest dump against the domain metadata', () => {
+    const domainFile = write('vm.xml', cli(['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml')]).stdout);
+    const gpu = (bus: string, clique: number) => lspciText(`${bus}:00.0`, '3D controller: NVIDIA Corporation GK210GL [Tesla K80]', gpuConfig([...VOLTA_CAPS, p2pCap(0xc8, clique)], { device: 0x102d }));
+    const good = cli(['verify-guest', '--domain', domainFile, '--lspci', write('good.txt', gpu('06', 0) + gpu('07', 0))]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/reached the guest as planned/);
+    const bad = cli(['verify-guest', '--domain', domainFile, '--lspci', write('bad.txt', gpu('06', 0) + gpu('07', 3)), '--json']);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).problems.join()).toMatch(/clique 0: expected 2 GPUs, found 1/);
+  });
 });

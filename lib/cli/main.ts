@@ -6,6 +6,7 @@ import { removePassthrough } from '../remove';
 import { explainTransform } from '../transform';
 import { Plan, PlanHostdev } from '../plan/types';
 import { CliIo, UsageError, processIo, readJson, readText } from './io';
+import { runPredict, runVerifyGuest } from './gpudirect-commands';
 
 export const EXIT_OK = 0;
 export const EXIT_BAD_INPUT = 1;
@@ -15,7 +16,8 @@ interface Command {
   summary: string;
   help: string;
   options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
-  run: (args: { values: Record<string, string | boolean | undefined>; positionals: string[] }, io: CliIo) => void;
+  /** Returns the exit status when it is not simply 0. */
+  run: (args: { values: Record<string, string | boolean | undefined>; positionals: string[] }, io: CliIo) => void | number;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -98,6 +100,37 @@ Example:
       io.stdout(removePassthrough(xml, selection));
     },
   },
+  predict: {
+    summary: 'predict where QEMU will put the GPUDirect capability for a physical GPU',
+    help: `Usage: libvirt-passthrough predict --config FILE --qemu VERSION [--architecture NAME] [--json]
+
+FILE is the GPU's config space on the host: the output of \`lspci -xxx -s ADDR\` (as root), or a copy of
+/sys/bus/pci/devices/ADDR/config. QEMU 8.1+ uses C8h unless a capability starts there, else D4h;
+older QEMU always uses C8h and fails to start when that clashes (Turing and later: MSI-X at C8h).
+Exit 1 when QEMU would refuse to start.
+
+Example:
+  sudo lspci -xxx -s 3b:00.0 > gpu.txt
+  libvirt-passthrough predict --config gpu.txt --qemu 7.2.0 --architecture hopper
+`,
+    options: { config: { type: 'string' }, qemu: { type: 'string' }, architecture: { type: 'string' }, json: { type: 'boolean' } },
+    run: ({ values }, io) => runPredict(values, io),
+  },
+  'verify-guest': {
+    summary: 'inside the guest: check that each GPU carries the planned GPUDirect clique',
+    help: `Usage: libvirt-passthrough verify-guest (--domain DOMAIN.xml | --expect PLAN.json) [--lspci FILE] [--json]
+
+Reads every PCI function's config space (from /sys/bus/pci/devices, or from an lspci -xxx dump with
+--lspci) and checks each NVIDIA GPU: the P2P approval capability is present, linked into the capability
+list, at the expected offset, and the cliques found match the cliques planned. Warns when the domain
+hides KVM (the NVIDIA driver then ignores the capability). Exit 1 when something is wrong.
+
+Example (in the guest, with the domain XML copied in):
+  sudo libvirt-passthrough verify-guest --domain vm1.xml
+`,
+    options: { domain: { type: 'string' }, expect: { type: 'string' }, lspci: { type: 'string' }, json: { type: 'boolean' } },
+    run: ({ values }, io) => runVerifyGuest(values, io),
+  },
   inspect: {
     summary: 'show machine type, PCI host devices and GPUDirect cliques of a domain',
     help: `Usage: libvirt-passthrough inspect [DOMAIN.xml] [--json]
@@ -160,8 +193,7 @@ export function runCli(argv: string[], io: CliIo = processIo): number {
       io.stdout(command.help);
       return EXIT_OK;
     }
-    command.run(parsed as never, io);
-    return EXIT_OK;
+    return command.run(parsed as never, io) ?? EXIT_OK;
   } catch (err) {
     return reportError(err, name, command, io);
   }
