@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import {
   ERROR_CODES,
   PassthroughError,
+  cliquesFromTopology,
   decodeP2PCapability,
   encodeP2PCapability,
   explainTransform,
@@ -111,12 +112,14 @@ describe('errors outside the case folders', () => {
     ['PLAN_INVALID', () => transformDomain(domain, { hostdevs: [{ address: '1b:00.0', extra: 1 }] } as never)],
     ['PLAN_INVALID', () => transformDomain(domain, null as never)],
     ['XML_MALFORMED', () => transformDomain('<domain>\u0000</domain>', { hostdevs: [] })],
+    ['TOPOLOGY_INVALID', () => cliquesFromTopology({ topo: 'GPU0 GPU1' })],
   ])('%s', (code, fn) => {
     expect(errorOf(fn).code).toBe(code);
   });
 
   test('every error code is produced by some test case', () => {
-    const produced = new Set(['INPUT_INVALID', 'XML_TOO_LARGE']);
+    // Codes the table above produces; the rest come from the case folders.
+    const produced = new Set(['INPUT_INVALID', 'XML_TOO_LARGE', 'TOPOLOGY_INVALID']);
     for (const dir of fs.readdirSync(CASES_DIR)) {
       const file = path.join(CASES_DIR, dir, 'expected-error.json');
       if (fs.existsSync(file)) produced.add(JSON.parse(fs.readFileSync(file, 'utf8')).code);

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { REPO } from './helpers/paths';
 import { TURING_CAPS, VOLTA_CAPS, gpuConfig, lspciText, p2pCap } from './helpers/config-space';
+import { GPU, GUIDE_CMDLINE, NIC, makeSysfs } from './helpers/sysfs';
 
 // Drives the real binary (built by `npm ci`/`npm run build`) the way users run it.
 const BIN = path.join(REPO, 'bin', 'libvirt-passthrough.js');
@@ -88,5 +89,37 @@ describe('predict and verify-guest', () => {
     const bad = cli(['verify-guest', '--domain', domainFile, '--lspci', write('bad.txt', gpu('06', 0) + gpu('07', 3)), '--json']);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout).problems.join()).toMatch(/clique 0: expected 2 GPUs, found 1/);
+  });
+});
+
+describe('host commands on a captured tree', () => {
+  const root = makeSysfs({
+    cmdline: GUIDE_CMDLINE,
+    devices: [
+      { path: ['pci0000:00', '0000:00:02.0', '0000:3b:00.0'], vendor: 0x10de, device: 0x20b0, classCode: GPU, numa: 0, group: '3', driver: 'vfio-pci' },
+      { path: ['pci0000:80', '0000:80:02.0', '0000:af:00.0'], vendor: 0x10de, device: 0x20b0, classCode: GPU, numa: 1, group: '4' },
+      { path: ['pci0000:80', '0000:80:02.0', '0000:af:00.1'], vendor: 0x15b3, device: 0x1017, classCode: NIC, numa: 1, group: '4' },
+    ],
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('host plan: GPUs on two sockets get two cliques and the plan transforms', () => {
+    const r = cli(['host', 'plan', '--gpus', 'all', '--sysfs', root]);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.hostdevs.map((h: { gpudirect: { clique: number } }) => h.gpudirect.clique)).toEqual([0, 1]);
+    expect(r.stderr).toMatch(/SYS/);
+  });
+
+  test('host check: exit 1 for a GPU sharing its group with a NIC, 0 for one alone; capture round-trips', () => {
+    expect(cli(['host', 'check', '--devices', '3b:00.0', '--sysfs', root]).code).toBe(0);
+    const shared = cli(['host', 'check', '--devices', 'af:00.0', '--sysfs', root]);
+    expect(shared.code).toBe(1);
+    expect(shared.stdout).toMatch(/shares IOMMU group 4 with 0000:af:00.1/);
+    const tar = path.join(os.tmpdir(), `lp-capture-${process.pid}.tar`);
+    expect(cli(['host', 'capture', tar, '--sysfs', root]).code).toBe(0);
+    const fromTar = cli(['host', 'check', '--devices', 'af:00.0', '--sysfs', tar, '--json']);
+    fs.rmSync(tar);
+    expect(JSON.parse(fromTar.stdout)).toEqual(JSON.parse(cli(['host', 'check', '--devices', 'af:00.0', '--sysfs', root, '--json']).stdout));
   });
 });

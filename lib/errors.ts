@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'GPUDIRECT_UNSUPPORTED_DEVICE'
   | 'GPU_ARCHITECTURE_UNKNOWN'
   | 'QEMU_TOO_OLD'
-  | 'LIBVIRT_TOO_OLD';
+  | 'LIBVIRT_TOO_OLD'
+  | 'TOPOLOGY_INVALID';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -28,6 +29,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'GPU_ARCHITECTURE_UNKNOWN',
   'QEMU_TOO_OLD',
   'LIBVIRT_TOO_OLD',
+  'TOPOLOGY_INVALID',
 ];
 
 export interface ErrorDetails {

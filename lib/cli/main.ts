@@ -7,6 +7,7 @@ import { explainTransform } from '../transform';
 import { Plan, PlanHostdev } from '../plan/types';
 import { CliIo, UsageError, processIo, readJson, readText } from './io';
 import { runPredict, runVerifyGuest } from './gpudirect-commands';
+import { HOST_HELP, runHost } from './host-commands';
 
 export const EXIT_OK = 0;
 export const EXIT_BAD_INPUT = 1;
@@ -130,6 +131,15 @@ Example (in the guest, with the domain XML copied in):
 `,
     options: { domain: { type: 'string' }, expect: { type: 'string' }, lspci: { type: 'string' }, json: { type: 'boolean' } },
     run: ({ values }, io) => runVerifyGuest(values, io),
+  },
+  host: {
+    summary: 'check the host against the NPU guide, plan GPUs with cliques from the topology, capture a snapshot',
+    help: HOST_HELP,
+    options: {
+      devices: { type: 'string' }, sysfs: { type: 'string' }, json: { type: 'boolean' }, gpus: { type: 'string' },
+      npus: { type: 'string' }, policy: { type: 'string' }, topo: { type: 'string' }, 'bus-ids': { type: 'string' },
+    },
+    run: ({ values, positionals }, io) => runHost(values, positionals, io),
   },
   inspect: {
     summary: 'show machine type, PCI host devices and GPUDirect cliques of a domain',

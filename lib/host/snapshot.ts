@@ -1,0 +1,116 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PassthroughError } from '../errors';
+import { lookupNvidiaDevice } from '../gpudirect/architecture';
+import { PCI_VENDOR_NVIDIA } from '../pci/address';
+import { Link } from './topology';
+
+/** One PCI function as sysfs shows it. */
+export interface HostPciDevice {
+  address: string;
+  vendor: number;
+  device: number;
+  /** 24-bit class code, e.g. 0x030200 for a 3D controller. */
+  classCode: number;
+  /** -1 when the kernel does not know. */
+  numaNode: number;
+  driver?: string;
+  iommuGroup?: string;
+  /** The PCIe path from the host bridge: `pci0000:3a`, `0000:3a:00.0`, …, the device itself. */
+  path: string[];
+  /** Sizes of the BARs in bytes (sysfs `resource`), 0 for unused ones. */
+  barSizes: number[];
+}
+
+/** What the host looks like: read from a live system (root `/`) or a captured tree (`host capture`). */
+export interface HostSnapshot {
+  devices: HostPciDevice[];
+  cmdline: string;
+  cpuVendor?: string;
+  /** IOMMU group → member addresses; empty when the IOMMU is off. */
+  iommuGroups: Map<string, string[]>;
+}
+
+const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : undefined);
+const linkName = (file: string) => {
+  try {
+    return path.basename(fs.readlinkSync(file));
+  } catch {
+    return undefined;
+  }
+};
+
+export function readHostSnapshot(root = '/'): HostSnapshot {
+  const devicesDir = path.join(root, 'sys', 'bus', 'pci', 'devices');
+  if (!fs.existsSync(devicesDir)) {
+    throw new PassthroughError('TOPOLOGY_INVALID', `${devicesDir} does not exist: give the root of a sysfs capture (it holds sys/ and proc/).`);
+  }
+  const sysDevices = fs.realpathSync(path.join(root, 'sys', 'devices'));
+  const devices = fs.readdirSync(devicesDir).sort().map((address) => readDevice(path.join(devicesDir, address), address, sysDevices));
+  const iommuGroups = new Map<string, string[]>();
+  const groupsDir = path.join(root, 'sys', 'kernel', 'iommu_groups');
+  if (fs.existsSync(groupsDir)) {
+    for (const group of fs.readdirSync(groupsDir)) {
+      const members = path.join(groupsDir, group, 'devices');
+      iommuGroups.set(group, fs.existsSync(members) ? fs.readdirSync(members).sort() : []);
+    }
+  }
+  const cpuinfo = read(path.join(root, 'proc', 'cpuinfo')) ?? '';
+  return {
+    devices,
+    cmdline: read(path.join(root, 'proc', 'cmdline')) ?? '',
+    cpuVendor: /^vendor_id\s*:\s*(\S+)/m.exec(cpuinfo)?.[1],
+    iommuGroups,
+  };
+}
+
+function readDevice(dir: string, address: string, sysDevices: string): HostPciDevice {
+  const real = fs.realpathSync(dir);
+  const relative = path.relative(sysDevices, real).split(path.sep).filter((p) => /^pci[0-9a-f]{4}:[0-9a-f]{2}$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(p));
+  const number = (name: string, fallback: number) => {
+    const v = read(path.join(dir, name));
+    return v === undefined || v === '' ? fallback : Number(v);
+  };
+  return {
+    address,
+    vendor: number('vendor', 0),
+    device: number('device', 0),
+    classCode: number('class', 0),
+    numaNode: number('numa_node', -1),
+    driver: linkName(path.join(dir, 'driver')),
+    iommuGroup: linkName(path.join(dir, 'iommu_group')),
+    path: relative.length ? relative : [address],
+    barSizes: (read(path.join(dir, 'resource')) ?? '')
+      .split('\n')
+      .slice(0, 6)
+      .map((line) => {
+        const [start, end] = line.trim().split(/\s+/).map((v) => BigInt(v || 0));
+        return end > start ? Number(end - start + 1n) : 0;
+      }),
+  };
+}
+
+export const isNvidiaGpu = (d: HostPciDevice) => d.vendor === PCI_VENDOR_NVIDIA && d.classCode >> 16 === 0x03;
+export const isBridge = (d: HostPciDevice) => d.classCode >> 16 === 0x06;
+/** Processing accelerators (class 12h), like the NPU guide's 1eff:1220. */
+export const isAccelerator = (d: HostPciDevice) => d.classCode >> 16 === 0x12;
+
+function isNvSwitch(d: HostPciDevice): boolean {
+  if (d.vendor !== PCI_VENDOR_NVIDIA || isNvidiaGpu(d)) return false;
+  return /NVSwitch/.test(lookupNvidiaDevice({ vendor: d.vendor, device: d.device })?.name ?? '') || d.classCode >> 8 === 0x0680;
+}
+
+/** How two devices are connected, derived from their sysfs paths the way `nvidia-smi topo -m` labels it. */
+export function sysfsLink(snapshot: HostSnapshot): (a: HostPciDevice, b: HostPciDevice) => Link {
+  const nvSwitch = snapshot.devices.some(isNvSwitch);
+  return (a, b) => {
+    if (nvSwitch) return 'NV';
+    if (a.path[0] !== b.path[0]) return a.numaNode >= 0 && a.numaNode === b.numaNode ? 'NODE' : 'SYS';
+    let common = 0;
+    while (common < Math.min(a.path.length, b.path.length) && a.path[common] === b.path[common]) common++;
+    if (common <= 1) return 'PHB';
+    // One switch between them (its downstream ports, then the devices): PIX, as nvidia-smi counts a
+    // switch as one bridge; deeper trees: PXB.
+    return a.path.length - common <= 2 && b.path.length - common <= 2 ? 'PIX' : 'PXB';
+  };
+}
