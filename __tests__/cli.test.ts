@@ -123,3 +123,21 @@ describe('host commands on a captured tree', () => {
     expect(JSON.parse(fromTar.stdout)).toEqual(JSON.parse(cli(['host', 'check', '--devices', 'af:00.0', '--sysfs', root, '--json']).stdout));
   });
 });
+
+test('--in-place rewrites the file atomically, keeps a .bak unless --no-backup, and leaves it alone on error', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-inplace-'));
+  const file = path.join(dir, 'vm.xml');
+  const original = fs.readFileSync(example('domain.xml'), 'utf8');
+  fs.writeFileSync(file, original);
+  expect(cli(['transform', '--plan', example('npu.plan.json'), file, '--in-place']).code).toBe(0);
+  expect(fs.readFileSync(`${file}.bak`, 'utf8')).toBe(original);
+  expect(fs.readFileSync(file, 'utf8')).toContain("bus='0x1b'");
+  expect(cli(['remove', '--plan', example('npu.plan.json'), file, '--in-place', '--no-backup']).code).toBe(0);
+  expect(fs.readFileSync(file, 'utf8')).toBe(original);
+  fs.writeFileSync(file, original.replace("machine='pc-q35-7.2'", "machine='pc'"));
+  const refused = cli(['transform', '--plan', example('npu.plan.json'), file, '--in-place', '--no-backup']);
+  expect(refused.code).toBe(1);
+  expect(fs.readFileSync(file, 'utf8')).toContain("machine='pc'");
+  expect(fs.readdirSync(dir).sort()).toEqual(['vm.xml', 'vm.xml.bak']);
+  fs.rmSync(dir, { recursive: true });
+});

@@ -72,3 +72,19 @@ function readFileOrFail(io: CliIo, file: string): Uint8Array {
     throw new UsageError(`cannot read ${file}${code ? ` (${code})` : ''}`);
   }
 }
+
+/**
+ * Replaces `file` atomically: the new text goes to a temp file in the same folder, which is renamed over
+ * the original, so a reader sees the old or the new file, never half of one. Keeps FILE.bak unless told not to.
+ */
+export function writeInPlace(file: string, text: string, backup: boolean): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(temp, text, { mode: fs.statSync(file).mode });
+    if (backup) fs.copyFileSync(file, `${file}.bak`);
+    fs.renameSync(temp, file);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+}

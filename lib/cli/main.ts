@@ -5,7 +5,7 @@ import { renderHostdev } from '../snippet';
 import { removePassthrough } from '../remove';
 import { explainTransform } from '../transform';
 import { Plan, PlanHostdev } from '../plan/types';
-import { CliIo, UsageError, processIo, readJson, readText } from './io';
+import { CliIo, UsageError, processIo, readJson, readText, writeInPlace } from './io';
 import { runPredict, runVerifyGuest } from './gpudirect-commands';
 import { HOST_HELP, runHost } from './host-commands';
 
@@ -24,25 +24,27 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   transform: {
     summary: 'add the planned host devices (and GPUDirect cliques) to a domain XML',
-    help: `Usage: libvirt-passthrough transform --plan PLAN.json [DOMAIN.xml] [--explain]
+    help: `Usage: libvirt-passthrough transform --plan PLAN.json [DOMAIN.xml] [--explain] [--in-place [--no-backup]]
 
 Reads the domain XML from DOMAIN.xml (or standard input), adds what PLAN.json asks for, and
 prints the new XML on standard output. Nothing else in the document changes.
-  --plan FILE   the plan (JSON; see docs/plan.md)
-  --explain     also print what was added, with output line numbers, on standard error
+  --plan FILE    the plan (JSON; see docs/plan.md)
+  --explain      also print what was added, with output line numbers, on standard error
+  --in-place     rewrite DOMAIN.xml atomically instead of printing (keeps DOMAIN.xml.bak)
+  --no-backup    with --in-place: no .bak
 
 Example:
   virsh dumpxml --inactive vm1 | libvirt-passthrough transform --plan gpus.json > vm1.xml
   virsh define vm1.xml
 `,
-    options: { plan: { type: 'string' }, explain: { type: 'boolean' } },
+    options: { plan: { type: 'string' }, explain: { type: 'boolean' }, 'in-place': { type: 'boolean' }, 'no-backup': { type: 'boolean' } },
     run: ({ values, positionals }, io) => {
       if (typeof values.plan !== 'string') throw new UsageError('transform needs --plan PLAN.json');
       if (positionals.length > 1) throw new UsageError('transform takes at most one domain file');
       const plan = readJson(io, values.plan, 'plan') as Plan;
       const xml = readText(io, positionals[0], 'domain XML');
       const result = explainTransform(xml, plan);
-      io.stdout(result.xml);
+      output(values, positionals, result.xml, io);
       for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
       if (values.explain) for (const c of result.changes) io.stderr(describeChange(c) + '\n');
     },
@@ -73,7 +75,7 @@ Example:
   },
   remove: {
     summary: 'remove pass-through devices and their GPUDirect settings from a domain XML',
-    help: `Usage: libvirt-passthrough remove [DOMAIN.xml] [--plan PLAN.json] [--address ADDR]... [--alias NAME]...
+    help: `Usage: libvirt-passthrough remove [DOMAIN.xml] [--plan PLAN.json] [--address ADDR]... [--alias NAME]... [--in-place [--no-backup]]
 
 The inverse of transform: removes the selected <hostdev> entries, their clique settings
 (<qemu:override> properties or -set arguments) and their metadata; what the transform created
@@ -86,7 +88,10 @@ Without a selection: every GPU recorded in the library's metadata.
 Example:
   libvirt-passthrough remove --plan gpus.json vm1.new.xml > vm1.xml
 `,
-    options: { plan: { type: 'string' }, address: { type: 'string', multiple: true }, alias: { type: 'string', multiple: true } } as Command['options'],
+    options: {
+      plan: { type: 'string' }, address: { type: 'string', multiple: true }, alias: { type: 'string', multiple: true },
+      'in-place': { type: 'boolean' }, 'no-backup': { type: 'boolean' },
+    } as Command['options'],
     run: ({ values, positionals }, io) => {
       if (positionals.length > 1) throw new UsageError('remove takes at most one domain file');
       const xml = readText(io, positionals[0], 'domain XML');
@@ -98,7 +103,7 @@ Example:
           : addresses || aliases
             ? { addresses, aliases }
             : undefined;
-      io.stdout(removePassthrough(xml, selection));
+      output(values, positionals, removePassthrough(xml, selection), io);
     },
   },
   predict: {
@@ -166,6 +171,17 @@ Example:
     },
   },
 };
+
+/** Standard output, or with --in-place an atomic rewrite of the input file. */
+function output(values: Record<string, unknown>, positionals: string[], text: string, io: CliIo): void {
+  if (!values['in-place']) {
+    if (values['no-backup']) throw new UsageError('--no-backup goes with --in-place');
+    io.stdout(text);
+    return;
+  }
+  if (positionals[0] === undefined || positionals[0] === '-') throw new UsageError('--in-place needs a domain file, not standard input');
+  writeInPlace(positionals[0], text, !values['no-backup']);
+}
 
 function describeChange(c: import('../edit/changes').Change): string {
   const parts = [`line ${c.line ?? '?'}`, c.kind];
