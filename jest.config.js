@@ -1,7 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/__tests__'],
-  testMatch: ['**/*.test.ts'],
+  // examples/ holds a recipe suite users copy; it runs with ours so it cannot rot.
+  roots: ['<rootDir>/__tests__', '<rootDir>/examples'],
+  testMatch: ['**/*.test.ts', '**/examples/**/*.test.js'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
 };

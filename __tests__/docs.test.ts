@@ -39,3 +39,11 @@ test('docs/gpudirect.md shows the 2-GPU example exactly as the CLI prints it', (
     expect(out).toContain(line);
   }
 });
+
+test('docs/api.md is what TypeDoc generates from lib/index.ts', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync } = require('node:child_process');
+  const run = spawnSync(process.execPath, ['scripts/gen-api-doc.js', '--check'], { cwd: REPO, encoding: 'utf8' });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+}, 60_000);

@@ -4,7 +4,7 @@ export { inspectDomain } from './inspect';
 export type { DomainInfo, HostdevInfo, GpudirectInfo } from './inspect';
 export { renderHostdev } from './snippet';
 export { PassthroughError, isPassthroughError, ERROR_CODES } from './errors';
-export type { ErrorCode } from './errors';
+export type { ErrorCode, ErrorDetails } from './errors';
 export type { Change, ChangeKind } from './edit/changes';
 export type { Plan, PlanHostdev, PlanAddress } from './plan/types';
 export { validatePlan } from './plan/validate';
@@ -12,14 +12,14 @@ export { DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH } from './load/load';
 export { decodeXmlBytes } from './load/decode';
 export type { LoadOptions } from './load/load';
 export { parsePciAddress, formatPciAddress } from './pci/address';
-export type { PciAddress } from './pci/address';
+export type { PciAddress, PciDeviceId } from './pci/address';
 export {
   GPUDIRECT_ARCHITECTURES,
   recommendedP2POffset,
   lookupNvidiaDevice,
   PCI_IDS_VERSION,
 } from './gpudirect/architecture';
-export type { GpuArchitecture } from './gpudirect/architecture';
+export type { GpuArchitecture, KnownNvidiaDevice } from './gpudirect/architecture';
 export { encodeP2PCapability, decodeP2PCapability, approvalParameters } from './gpudirect/capability';
 export { removePassthrough } from './remove';
 export type { RemoveSelection } from './remove';
@@ -32,7 +32,7 @@ export type { GuestExpectation, GuestReport, GpuVerdict, ExpectedGpu } from './g
 export { cliquesFromTopology } from './host/cliques';
 export type { TopologyInput } from './host/cliques';
 export { assignCliques, parseTopoMatrix, parseBusIds } from './host/topology';
-export type { CliquePolicy, CliqueResult, Link } from './host/topology';
+export type { CliquePolicy, CliqueResult, Link, TopoMatrix } from './host/topology';
 export { readHostSnapshot } from './host/snapshot';
 export type { HostSnapshot, HostPciDevice } from './host/snapshot';
 export { checkHost, RECOMMENDED_PARAMETERS } from './host/check';
