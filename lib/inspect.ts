@@ -1,5 +1,5 @@
-import type { Element } from '@xmldom/xmldom';
 import { readDomainFacts } from './domain/facts';
+import { child } from './domain/xml';
 import { isQ35 } from './domain/machine';
 import { LoadOptions, loadDomainXml } from './load/load';
 import { formatPciAddress } from './pci/address';
@@ -40,7 +40,7 @@ export interface DomainInfo {
 
 export function inspectDomain(xml: string, options: LoadOptions = {}): DomainInfo {
   const facts = readDomainFacts(loadDomainXml(xml, options));
-  const nameElement = [...iterate(facts.root)].find((el) => el.localName === 'name' && !el.namespaceURI);
+  const nameElement = child(facts.root, 'name');
   const gpudirect: Record<string, GpudirectInfo> = {};
   for (const g of facts.metadataGpus) {
     gpudirect[g.alias] = {
@@ -71,8 +71,4 @@ export function inspectDomain(xml: string, options: LoadOptions = {}): DomainInf
     gpudirect,
     hidesKvm: facts.hidesKvm,
   };
-}
-
-function* iterate(root: Element): Generator<Element> {
-  for (let n = root.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) yield n as Element;
 }
