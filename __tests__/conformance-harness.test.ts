@@ -50,6 +50,8 @@ const verdict = (over: Partial<OracleVerdict> = {}): OracleVerdict => ({
   dropped: [],
   argv: 'ok',
   devices: [{ id: 'ua-gpu0', json: '{"driver":"vfio-pci","host":"0000:3b:00.0","id":"ua-gpu0"}', clique: '0' }],
+  globals: [],
+  fwCfg: [],
   qemu: 'ok',
   ...over,
 });
@@ -66,6 +68,13 @@ test.each([
   ['QEMU refuses', verdict({ qemu: 'valid range 0-15' }), undefined, 'fail'],
 ])('judge: %s', (_name, v, baseline, status) => {
   expect(judge(v, expectGpu, baseline).status).toBe(status);
+});
+
+test('judge: a planned MMIO window must reach QEMU', () => {
+  const mmio = { hosts: {}, mmioGiB: 64, ovmf: true };
+  expect(judge(verdict(), mmio).reasons.join()).toMatch(/pci-hole64-size=67108864K/);
+  const reached = verdict({ globals: ['q35-pcihost.pci-hole64-size=67108864K'], fwCfg: ['name=opt/ovmf/X-PciMmio64Mb,string=65536'] });
+  expect(judge(reached, mmio).status).toBe('pass');
 });
 
 test('judge: an NPU must carry no clique', () => {

@@ -127,6 +127,20 @@ describe('checkHost against the NPU guide', () => {
 });
 
 describe('planFromHost', () => {
+  test.each([
+    // BAR sizes from public captures: H100 128G (fastfetch#1658), A100 40GB 64G (kata-containers#4358), K40c 256M.
+    ['8 x H100 (16M + 128G + 32M each)', 8, [16 * 2 ** 20, 128 * 2 ** 30, 32 * 2 ** 20], 2048],
+    ['2 x A100 40GB (16M + 64G + 32M each)', 2, [16 * 2 ** 20, 64 * 2 ** 30, 32 * 2 ** 20], 256],
+    ['4 x K40c (256M + 32M each): fits the default', 4, [256 * 2 ** 20, 32 * 2 ** 20], undefined],
+  ])('large BARs: %s → mmio window %s GiB', (_name, count, bars, window) => {
+    const devices = Array.from({ length: count as number }, (_, i) =>
+      gpu(['pci0000:00', `0000:00:0${i + 1}.0`, `0000:${(0x10 + i).toString(16)}:00.0`], 0, { bars: bars as number[] }),
+    );
+    const { plan, reasons } = explainPlanFromHost(readHostSnapshot(host({ devices })), { gpus: 'all' });
+    expect(plan.mmio?.window64GiB).toBe(window);
+    expect(reasons.join('\n')).toMatch(/mmio: /);
+  });
+
   test('workstation: two GPUs under one PLX switch share clique 0, the NPU has none, and the plan transforms', () => {
     const devices: FakeDevice[] = [
       gpu(['pci0000:00', '0000:00:01.0', '0000:01:00.0', '0000:02:08.0', '0000:03:00.0'], 0, { device: 0x1db4 }),

@@ -60,3 +60,20 @@ test('a user override beside ours survives, and the namespace the user declared 
 test('nothing selected: the input comes back unchanged', () => {
   expect(removePassthrough(domain, { addresses: ['99:00.0'] })).toBe(domain);
 });
+
+test.each(['mmio-ovmf-h100', 'mmio-seabios-existing-root'])('the MMIO window of case %s is removed with its plan', (name) => {
+  const dir = path.join(REPO, '__tests__', 'cases', name);
+  const original = fs.readFileSync(path.join(dir, 'domain.xml'), 'utf8');
+  const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
+  expect(removePassthrough(fs.readFileSync(path.join(dir, 'expected.xml'), 'utf8'), plan)).toBe(original);
+});
+
+test.each([
+  ['a self-closing pcie-root is opened, then closed again', domain],
+  ['a pcie-root the transform created goes with the window', read('__tests__/cases/npu-guide/domain.xml')],
+])('%s', (_name, xml) => {
+  const plan: Plan = { mmio: { window64GiB: 64 }, hostdevs: [{ address: '3b:00.0' }] };
+  const out = transformDomain(xml, plan);
+  expect(out).toContain("<controller type='pci' index='0' model='pcie-root'>\n      <pcihole64 unit='KiB'>67108864</pcihole64>");
+  expect(removePassthrough(out, plan)).toBe(xml);
+});

@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'GPU_ARCHITECTURE_UNKNOWN'
   | 'QEMU_TOO_OLD'
   | 'LIBVIRT_TOO_OLD'
-  | 'TOPOLOGY_INVALID';
+  | 'TOPOLOGY_INVALID'
+  | 'MMIO_CONFLICT';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -30,6 +31,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'QEMU_TOO_OLD',
   'LIBVIRT_TOO_OLD',
   'TOPOLOGY_INVALID',
+  'MMIO_CONFLICT',
 ];
 
 export interface ErrorDetails {

@@ -37,5 +37,5 @@ export { readHostSnapshot } from './host/snapshot';
 export type { HostSnapshot, HostPciDevice } from './host/snapshot';
 export { checkHost, RECOMMENDED_PARAMETERS } from './host/check';
 export type { Finding } from './host/check';
-export { planFromHost, explainPlanFromHost } from './host/plan';
+export { planFromHost, explainPlanFromHost, mmioWindowFor, DEFAULT_MMIO64_GIB } from './host/plan';
 export type { HostSelection } from './host/plan';

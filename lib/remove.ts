@@ -34,10 +34,14 @@ export function removePassthrough(xml: string, selection?: RemoveSelection | { h
     (h) => h.kind === 'hostdev' && (addresses.has(h.sourceKey) || (h.alias !== undefined && aliases.has(h.alias))),
   );
   const removedAliases = new Set([...aliases, ...hostdevs.flatMap((h) => (h.alias ? [h.alias] : []))]);
+  const removeMmio = facts.metadataMmioGiB !== undefined && (selection === undefined || ('hostdevs' in selection && 'mmio' in selection));
   const removals: Element[] = hostdevs.map((h) => h.element);
-  removals.push(...overrideRemovals(facts, removedAliases), ...commandlineRemovals(facts, removedAliases));
+  removals.push(...overrideRemovals(facts, removedAliases), ...commandlineRemovals(facts, removedAliases, removeMmio));
+  const reclose = removeMmio && facts.metadataCreated.includes('pcie-root-opened') && facts.pcieRoot;
+  if (removeMmio && !reclose) removals.push(...pciholeRemovals(facts));
   const edits: Edit[] = removals.map((el) => removal(facts, el));
-  edits.push(...metadataEdits(facts, removedAliases, removals));
+  if (reclose) edits.push(recloseElement(facts, facts.pcieRoot!));
+  edits.push(...metadataEdits(facts, removedAliases, removals, removeMmio));
   if (edits.length === 0) return xml;
   return facts.doc.bom + applyEdits(facts.doc.body, edits).text;
 }
@@ -79,8 +83,20 @@ function overrideRemovals(facts: DomainFacts, aliases: Set<string>): Element[] {
   return removals;
 }
 
-/** `-set device.ALIAS.x-nv-gpudirect-clique=N` pairs of removed aliases, and the commandline if emptied. */
-function commandlineRemovals(facts: DomainFacts, aliases: Set<string>): Element[] {
+/** `<controller …>…</controller>` back to the self-closing `<controller …/>` the transform opened. */
+function recloseElement(facts: DomainFacts, element: Element): Edit {
+  const span = spanOf(facts, element);
+  return { start: span.start, end: span.elementEnd, text: facts.doc.body.slice(span.start, span.end - 1) + '/>' };
+}
+
+/** The `<pcihole64>` the transform wrote, or the whole pcie-root controller when the transform created it. */
+function pciholeRemovals(facts: DomainFacts): Element[] {
+  if (facts.metadataCreated.includes('pcie-root') && facts.pcieRoot) return [facts.pcieRoot];
+  return facts.pcihole64 ? [facts.pcihole64.element] : [];
+}
+
+/** `-set device.ALIAS.x-nv-gpudirect-clique=N` pairs of removed aliases, the OVMF MMIO `-fw_cfg` pair, and the commandline if emptied. */
+function commandlineRemovals(facts: DomainFacts, aliases: Set<string>, removeMmio: boolean): Element[] {
   const removals: Element[] = [];
   for (const commandline of [...childElements(facts.root)].filter((el) => isQemu(el, 'commandline'))) {
     const args = [...childElements(commandline)];
@@ -88,6 +104,10 @@ function commandlineRemovals(facts: DomainFacts, aliases: Set<string>): Element[
     args.forEach((arg, i) => {
       const m = /^device\.([^.]+)\.x-nv-gpudirect-clique=/.exec(arg.getAttribute('value') ?? '');
       if (m && aliases.has(m[1]) && args[i - 1]?.getAttribute('value') === '-set') {
+        doomed.add(args[i - 1]);
+        doomed.add(arg);
+      }
+      if (removeMmio && arg === facts.ovmfMmio64Mb?.element && args[i - 1]?.getAttribute('value') === '-fw_cfg') {
         doomed.add(args[i - 1]);
         doomed.add(arg);
       }
@@ -115,15 +135,17 @@ function removal(facts: DomainFacts, element: Element): Edit {
   return { start, end: span.elementEnd, text: '' };
 }
 
-function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: Element[]): Edit[] {
+function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: Element[], removeMmio: boolean): Edit[] {
   if (!facts.ourMetadata) return [];
   const remaining = facts.metadataGpus.filter((g) => !aliases.has(g.alias));
-  if (remaining.length === facts.metadataGpus.length) return [];
-  if (remaining.length > 0) {
+  if (remaining.length === facts.metadataGpus.length && !removeMmio) return [];
+  const mmio = removeMmio ? undefined : facts.metadataMmioGiB;
+  if (remaining.length > 0 || mmio !== undefined) {
     const span = spanOf(facts, facts.ourMetadata);
     const indent = facts.doc.lines.indentAt(span.start);
     const style = { quote: facts.quote, newline: facts.newline, unit: detectUnit(facts, facts.ourMetadata, indent) };
-    const text = placeLines(metadataLines(remaining, facts.metadataCreated, style), indent, style).slice(style.newline.length + indent.length);
+    const created = facts.metadataCreated.filter((c) => !(removeMmio && (c === 'pcie-root' || c === 'pcie-root-opened')));
+    const text = placeLines(metadataLines(remaining, created, style, mmio), indent, style).slice(style.newline.length + indent.length);
     return [{ start: span.start, end: span.elementEnd, text }];
   }
   const edits: Edit[] = [];

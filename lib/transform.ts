@@ -44,7 +44,7 @@ function run(xml: string, plan: Plan, options: TransformOptions, explain: boolea
   const needsClique = hostdevs.some((h) => h.gpudirect);
   const overrideStyle = needsClique ? overrideStyleFor(target) : 'override';
   const style: XmlStyle = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
-  const edits = planEdits(facts, hostdevs, style, overrideStyle);
+  const edits = planEdits(facts, hostdevs, style, overrideStyle, plan.mmio);
   warnings.push(...edits.warnings);
   if (edits.edits.length === 0 && !explain) return { xml, changes: [], warnings };
   const spliced = applyEdits(doc.body, edits.edits);

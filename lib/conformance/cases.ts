@@ -36,7 +36,7 @@ export function expectationFor(plan: Plan): CliqueExpectation {
   }
   const libvirt = plan.target?.libvirt;
   const commandlineStyle = libvirt !== undefined && !atLeast(parseVersion(libvirt), STACK.libvirtOverride);
-  return { hosts, commandlineStyle };
+  return { hosts, commandlineStyle, mmioGiB: plan.mmio?.window64GiB };
 }
 
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -49,7 +49,9 @@ export function fixtureCases(): ConformanceCase[] {
     if (!fs.existsSync(expected)) continue;
     const plan = readJson(path.join(CASES_DIR, name, 'plan.json')) as Plan;
     cases.push({ name: `fixture/${name}/domain.xml`, xml: fs.readFileSync(path.join(CASES_DIR, name, 'domain.xml'), 'utf8') });
-    cases.push({ name: `fixture/${name}`, xml: fs.readFileSync(expected, 'utf8'), expect: expectationFor(plan), baseline: `fixture/${name}/domain.xml` });
+    const xml = fs.readFileSync(expected, 'utf8');
+    const expect = { ...expectationFor(plan), ovmf: xml.includes('opt/ovmf/X-PciMmio64Mb') };
+    cases.push({ name: `fixture/${name}`, xml, expect, baseline: `fixture/${name}/domain.xml` });
   }
   return cases;
 }
@@ -127,5 +129,16 @@ export function negativeCases(): ConformanceCase[] {
     mutate('clique-typed-string', good.replace("type='unsigned' value='0'", "type='string' value='0'"), /x-nv-gpudirect-clique "0"|expects/),
     mutate('override-unknown-alias', good.replace("<qemu:device alias='ua-gpu1'>", "<qemu:device alias='ua-gpu9'>"), /matches no device alias|clique \(none\)/),
     mutate('clique-missing', good.replace(/\n\s*<qemu:device alias='ua-gpu1'>[\s\S]*?<\/qemu:device>/, ''), /clique \(none\), expected 0/),
+    mmioNegative(),
   ];
+}
+
+/** The H100 MMIO fixture with a window smaller than its plan's: the command line must give it away. */
+function mmioNegative(): ConformanceCase {
+  const dir = path.join(CASES_DIR, 'mmio-ovmf-h100');
+  const good = fs.readFileSync(path.join(dir, 'expected.xml'), 'utf8');
+  const xml = good.replace('>536870912</pcihole64>', '>268435456</pcihole64>');
+  if (xml === good) throw new Error('negative case mmio-window-too-small did not change the file');
+  const expect = { ...expectationFor(readJson(path.join(dir, 'plan.json')) as Plan), ovmf: true };
+  return { name: 'negative/mmio-window-too-small', xml, expect, mustFail: /no -global q35-pcihost.pci-hole64-size=536870912K/ };
 }

@@ -54,6 +54,7 @@ function factsOf(el: Element): string[] {
     return [`override ${parent(el, 2)!.getAttribute('alias')} ${el.getAttribute('name')}${value} (${type})`];
   }
   if (qemu(el, 'arg') && qemu(parent(el), 'commandline')) return [`arg ${el.getAttribute('value')}`];
+  if (plain(el, 'pcihole64')) return [`pcihole64 ${el.textContent?.trim()} ${el.getAttribute('unit') ?? 'KiB'}`];
   if (el.localName === 'gpu' && el.namespaceURI === PASSTHROUGH_NS) {
     return [`metadata gpu ${el.getAttribute('alias')} clique=${el.getAttribute('clique')} offset=${el.getAttribute('offset')}`];
   }

@@ -6,6 +6,9 @@ export interface CliqueExpectation {
   hosts: Record<string, number | null>;
   /** The clique reaches QEMU as `-set` (old stacks): libvirt 9 / QEMU 7.2 must refuse it, as documented. */
   commandlineStyle?: boolean;
+  /** The planned 64-bit MMIO window: it must reach QEMU as q35-pcihost.pci-hole64-size (and OVMF's fw_cfg). */
+  mmioGiB?: number;
+  ovmf?: boolean;
 }
 
 export type Status = 'pass' | 'fail' | 'refused-before';
@@ -42,6 +45,12 @@ export function judge(verdict: OracleVerdict, expect: CliqueExpectation | undefi
 
 function cliqueProblems(verdict: OracleVerdict, expect: CliqueExpectation): string[] {
   const problems: string[] = [];
+  if (expect.mmioGiB !== undefined) {
+    const hole = `q35-pcihost.pci-hole64-size=${expect.mmioGiB * 1024 * 1024}K`;
+    if (!verdict.globals.includes(hole)) problems.push(`argv: no -global ${hole}`);
+    const fwCfg = `name=opt/ovmf/X-PciMmio64Mb,string=${expect.mmioGiB * 1024}`;
+    if (expect.ovmf && !verdict.fwCfg.includes(fwCfg)) problems.push(`argv: no -fw_cfg ${fwCfg}`);
+  }
   for (const [host, clique] of Object.entries(expect.hosts)) {
     const device = verdict.devices.find((d) => JSON.parse(d.json).host === host);
     if (!device) {

@@ -22,6 +22,9 @@ export interface OracleVerdict {
   argv: string;
   /** vfio-pci devices of the QEMU command line. */
   devices: VfioDevice[];
+  /** The values of every -global and -fw_cfg option of the command line. */
+  globals: string[];
+  fwCfg: string[];
   qemu: string;
 }
 
@@ -75,7 +78,11 @@ function readVerdict(input: OracleInput, base: string): OracleVerdict {
   const words = commandLine === undefined ? [] : argvWords(commandLine);
   const devices = vfioDevices(words);
   const options = deviceOptions(words);
-  return { name: input.name, rng, define, dropped, argv, devices, qemu: commandLine === undefined ? 'not run: no argv' : qemuVerdict(devices, options) };
+  const valuesOf = (flag: string) => words.flatMap((w, i) => (words[i - 1] === flag ? [w] : []));
+  return {
+    name: input.name, rng, define, dropped, argv, devices, globals: valuesOf('-global'), fwCfg: valuesOf('-fw_cfg'),
+    qemu: commandLine === undefined ? 'not run: no argv' : qemuVerdict(devices, options),
+  };
 }
 
 function qemuVerdict(devices: VfioDevice[], options: string[]): string {

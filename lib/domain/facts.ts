@@ -69,6 +69,14 @@ export interface DomainFacts {
   /** What the library created in this domain (`metadata`, `xmlns:PREFIX`), so that removal can undo exactly that. */
   metadataCreated: string[];
   hidesKvm: boolean;
+  /** `<controller type='pci' model='pcie-root'>`, and its `<pcihole64>` in bytes when set. */
+  pcieRoot?: Element;
+  pcihole64?: { bytes: number; element: Element };
+  /** The guest boots OVMF (UEFI), whose 64-bit MMIO window is set by `-fw_cfg opt/ovmf/X-PciMmio64Mb`. */
+  usesOvmf: boolean;
+  ovmfMmio64Mb?: { value: number; element: Element };
+  /** The MMIO window the library recorded in its metadata, in GiB. */
+  metadataMmioGiB?: number;
   quote: "'" | '"';
   newline: string;
 }
@@ -91,6 +99,7 @@ export function readDomainFacts(doc: LocatedDocument): DomainFacts {
     metadataGpus: [],
     metadataCreated: [],
     hidesKvm: false,
+    usesOvmf: false,
     quote: "'",
     newline: /\r\n/.test(doc.body.slice(0, doc.body.indexOf('\n') + 1)) ? '\r\n' : '\n',
   };
@@ -112,6 +121,8 @@ function readTopLevel(facts: DomainFacts, el: Element): void {
 function readOs(facts: DomainFacts, os: Element): void {
   facts.os = os;
   facts.osBoot = child(os, 'boot');
+  const loader = child(os, 'loader');
+  facts.usesOvmf = attr(os, 'firmware') === 'efi' || /ovmf|edk2|efi/i.test(loader?.textContent ?? '');
   const type = child(os, 'type');
   if (!type) return;
   facts.osType = type;
@@ -130,11 +141,22 @@ function readDevices(facts: DomainFacts, devices: Element): void {
       const address = pciAddressFromAttributes((n) => guest.getAttribute(n));
       if (address && !isZero(address)) facts.guestAddresses.set(formatPciAddress(address), device);
     }
+    if (isPlain(device, 'controller') && attr(device, 'type') === 'pci' && attr(device, 'model') === 'pcie-root') readPcieRoot(facts, device);
     const order = Number(attr(child(device, 'boot'), 'order'));
     if (Number.isInteger(order)) facts.bootOrders.set(order, device);
     const hostdev = readHostdev(device, alias);
     if (hostdev) facts.hostdevs.push(hostdev);
   }
+}
+
+const UNITS: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1e6, g: 1024 ** 3, gib: 1024 ** 3, gb: 1e9, t: 1024 ** 4, tib: 1024 ** 4, tb: 1e12 };
+
+function readPcieRoot(facts: DomainFacts, controller: Element): void {
+  facts.pcieRoot ??= controller;
+  const hole = child(controller, 'pcihole64');
+  if (!hole) return;
+  const unit = UNITS[(attr(hole, 'unit') ?? 'KiB').toLowerCase()] ?? 1024;
+  facts.pcihole64 = { bytes: Number((hole.textContent ?? '').trim()) * unit, element: hole };
 }
 
 function isZero(a: PciAddress): boolean {
@@ -174,6 +196,7 @@ function readMetadata(facts: DomainFacts, metadata: Element): void {
     facts.ourMetadata = el;
     facts.metadataCreated = (attr(el, 'created') ?? '').split(/\s+/).filter(Boolean);
     for (const gpu of childElements(el)) {
+      if (gpu.namespaceURI === PASSTHROUGH_NS && gpu.localName === 'mmio') facts.metadataMmioGiB = Number(attr(gpu, 'window64GiB'));
       if (gpu.namespaceURI !== PASSTHROUGH_NS || gpu.localName !== 'gpu') continue;
       const clique = Number(attr(gpu, 'clique'));
       const alias = attr(gpu, 'alias');
@@ -217,6 +240,8 @@ function readCommandline(facts: DomainFacts, commandline: Element): void {
     const value = attr(arg, 'value') ?? '';
     facts.commandlineArgs.push({ value, element: arg });
     if (/(^|,)kvm=off(,|$)/.test(value) && attr(args[i - 1], 'value') === '-cpu') facts.hidesKvm = true;
+    const mmio = /^name=opt\/ovmf\/X-PciMmio64Mb,string=(\d+)$/.exec(value);
+    if (mmio && attr(args[i - 1], 'value') === '-fw_cfg') facts.ovmfMmio64Mb = { value: Number(mmio[1]), element: arg };
     const set = /^device\.([^.]+)\.x-nv-gpudirect-clique=(.*)$/.exec(value);
     if (set && attr(args[i - 1], 'value') === '-set') {
       facts.cliques.set(set[1], { alias: set[1], clique: set[2], via: 'commandline', element: arg });

@@ -64,7 +64,8 @@ export function insertFirst(facts: DomainFacts, parent: Element, blocks: Lines[]
   const outer = indentOf(facts, parent);
   const inner = outer + style.unit;
   if (!span.selfClosing) return assemble({ start: span.end, end: span.end, text: '' }, inner, blocks, style);
-  const openTag = facts.doc.body.slice(span.start, span.end).replace(/\s*\/>$/, '>');
+  // Only `/` goes, so that removal can restore the tag byte for byte.
+  const openTag = facts.doc.body.slice(span.start, span.end).replace(/\/>$/, '>');
   const insertion = assemble({ start: span.start, end: span.end, text: openTag }, inner, blocks, style);
   insertion.edit.text += `${style.newline}${outer}</${parent.tagName}>`;
   return insertion;

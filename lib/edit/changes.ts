@@ -6,7 +6,8 @@ export type ChangeKind =
   | 'clique-added'
   | 'clique-unchanged'
   | 'namespace-added'
-  | 'metadata-written';
+  | 'metadata-written'
+  | 'mmio-added';
 
 export interface Change {
   kind: ChangeKind;
@@ -19,6 +20,8 @@ export interface Change {
   architecture?: string;
   /** How the clique reaches QEMU. */
   via?: 'override' | 'commandline';
+  /** The 64-bit MMIO window written, in GiB. */
+  mmioWindowGiB?: number;
   /** 1-based line in the output where the added or existing element starts. */
   line?: number;
 }

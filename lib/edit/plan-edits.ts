@@ -7,7 +7,7 @@ import { OverrideStyle, PlannedHostdev } from '../plan/types';
 import { aliasLine, hostdevLines } from '../render/hostdev';
 import { metadataLines } from '../render/metadata';
 import { CliqueAssignment, frontendLines, cliquePropertyLine, overrideDeviceLines, setArgLines, wrap } from '../render/qemu';
-import { Lines, XmlStyle, placeLines } from '../render/style';
+import { Lines, XmlStyle, attributes, placeLines } from '../render/style';
 import { Insertion, appendInside, declareOnRoot, indentOf, insertAfter, insertFirst, insertHostdevs } from './anchors';
 import { Change } from './changes';
 import { Edit } from './splice';
@@ -17,6 +17,8 @@ export interface EditPlan {
   edits: Edit[];
   /** What this transform creates that the document did not have (recorded in the metadata). */
   created: string[];
+  /** The qemu namespace prefix once chosen (and declared, if needed) for this transform. */
+  qemuPrefix?: string;
   changes: { change: Change; edit?: number; at?: number }[];
   warnings: string[];
 }
@@ -25,13 +27,18 @@ interface Gpu extends CliqueAssignment {
   planned: PlannedHostdev;
 }
 
-export function planEdits(facts: DomainFacts, hostdevs: PlannedHostdev[], style: XmlStyle, overrideStyle: OverrideStyle): EditPlan {
+export function planEdits(
+  facts: DomainFacts,
+  hostdevs: PlannedHostdev[],
+  style: XmlStyle,
+  overrideStyle: OverrideStyle,
+  mmio?: { window64GiB: number },
+): EditPlan {
   const out: EditPlan = { edits: [], created: [], changes: [], warnings: [] };
   const gpus = placeHostdevs(facts, hostdevs, style, out);
-  if (gpus.length > 0) {
-    placeCliques(facts, gpus, style, overrideStyle, out);
-    placeMetadata(facts, gpus, style, out);
-  }
+  if (gpus.length > 0) placeCliques(facts, gpus, style, overrideStyle, out);
+  if (mmio) placeMmio(facts, mmio.window64GiB, style, out);
+  if (gpus.length > 0 || mmio) placeMetadata(facts, gpus, mmio?.window64GiB, style, out);
   if (gpus.length > 0 && facts.hidesKvm) {
     out.warnings.push(
       'The domain hides KVM from the guest (<kvm><hidden state=\'on\'/> or kvm=off): the NVIDIA driver then ignores the GPUDirect capability. Remove it unless the guest driver needs it.',
@@ -197,10 +204,12 @@ function alreadySet(facts: DomainFacts, gpu: Gpu, overrideStyle: OverrideStyle, 
 function qemuPrefix(facts: DomainFacts, existing: Element | undefined, style: XmlStyle, out: EditPlan): string {
   if (existing?.prefix) return existing.prefix;
   if (facts.qemuPrefixOnRoot) return facts.qemuPrefixOnRoot;
+  if (out.qemuPrefix) return out.qemuPrefix;
   let prefix = 'qemu';
   for (let n = 2; facts.rootPrefixes.has(prefix); n++) prefix = `qemu${n}`;
   out.edits.push(declareOnRoot(facts, prefix, QEMU_NS, style));
   out.created.push(`xmlns:${prefix}`);
+  out.qemuPrefix = prefix;
   out.changes.push({ change: { kind: 'namespace-added' }, edit: out.edits.length - 1, at: 1 });
   return prefix;
 }
@@ -262,13 +271,72 @@ function blockStartsInWrapper(insertion: Insertion, blocks: Lines[], style: XmlS
   });
 }
 
+// ---- 64-bit MMIO window ------------------------------------------------------------------------
+
+const GiB = 1024 ** 3;
+const OVMF_MMIO_ARG = (mb: number) => `name=opt/ovmf/X-PciMmio64Mb,string=${mb}`;
+
+/** `<pcihole64>` on the pcie-root controller and, for OVMF guests, `-fw_cfg opt/ovmf/X-PciMmio64Mb`. */
+function placeMmio(facts: DomainFacts, window64GiB: number, style: XmlStyle, out: EditPlan): void {
+  placePcihole64(facts, window64GiB, style, out);
+  if (!facts.usesOvmf) return;
+  const mb = window64GiB * 1024;
+  if (facts.ovmfMmio64Mb) {
+    if (facts.ovmfMmio64Mb.value !== mb) {
+      throw new PassthroughError(
+        'MMIO_CONFLICT',
+        `The domain already sets OVMF's 64-bit MMIO window to ${facts.ovmfMmio64Mb.value} MiB, the plan asks for ${mb} MiB. Remove the -fw_cfg argument pair or change the plan.`,
+        positionOf(facts, facts.ovmfMmio64Mb.element),
+      );
+    }
+    return;
+  }
+  const prefix = qemuPrefix(facts, facts.qemuCommandline, style, out);
+  const args: Lines = [
+    [0, `<${prefix}:arg${attributes([['value', '-fw_cfg']], style.quote)}/>`],
+    [0, `<${prefix}:arg${attributes([['value', OVMF_MMIO_ARG(mb)]], style.quote)}/>`],
+  ];
+  const insertion = facts.qemuCommandline
+    ? appendInside(facts, facts.qemuCommandline, [args], style)
+    : appendInside(facts, facts.root, [wrap(`<${prefix}:commandline>`, `</${prefix}:commandline>`, args)], style);
+  const edit = addInsertion(out, insertion);
+  const at = facts.qemuCommandline ? insertion.blockStarts[0] : blockStartsInWrapper(insertion, [args], style)[0];
+  out.changes.push({ change: { kind: 'mmio-added', mmioWindowGiB: window64GiB }, edit, at });
+}
+
+function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle, out: EditPlan): void {
+  if (facts.pcihole64) {
+    if (facts.pcihole64.bytes !== window64GiB * GiB) {
+      throw new PassthroughError(
+        'MMIO_CONFLICT',
+        `The pcie-root controller already has a 64-bit PCI hole of ${facts.pcihole64.bytes / GiB} GiB, the plan asks for ${window64GiB} GiB. Remove <pcihole64> or change the plan.`,
+        positionOf(facts, facts.pcihole64.element),
+      );
+    }
+    return;
+  }
+  const hole: Lines = [[0, `<pcihole64${attributes([['unit', 'KiB']], style.quote)}>${window64GiB * 1024 * 1024}</pcihole64>`]];
+  let insertion: Insertion;
+  if (facts.pcieRoot) {
+    if (spanOf(facts, facts.pcieRoot).selfClosing) out.created.push('pcie-root-opened');
+    insertion = appendInside(facts, facts.pcieRoot, [hole], style);
+  } else {
+    const controller = wrap(`<controller${attributes([['type', 'pci'], ['index', 0], ['model', 'pcie-root']], style.quote)}>`, '</controller>', hole);
+    insertion = facts.devices ? insertFirst(facts, facts.devices, [controller], style) : appendInside(facts, facts.root, [wrap('<devices>', '</devices>', controller)], style);
+    out.created.push('pcie-root');
+  }
+  const edit = addInsertion(out, insertion);
+  out.changes.push({ change: { kind: 'mmio-added', mmioWindowGiB: window64GiB }, edit, at: insertion.blockStarts[0] });
+}
+
 // ---- metadata ------------------------------------------------------------------------------
 
-function placeMetadata(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: EditPlan): void {
+function placeMetadata(facts: DomainFacts, gpus: Gpu[], mmioGiB: number | undefined, style: XmlStyle, out: EditPlan): void {
   const entries = mergedMetadata(facts.metadataGpus, gpus);
   const created = [...new Set([...facts.metadataCreated, ...out.created, ...(facts.metadata ? [] : ['metadata'])])];
-  if (sameMetadata(entries, facts.metadataGpus) && created.join(' ') === facts.metadataCreated.join(' ')) return;
-  const lines = metadataLines(entries, created, style);
+  const mmio = mmioGiB ?? facts.metadataMmioGiB;
+  if (sameMetadata(entries, facts.metadataGpus) && created.join(' ') === facts.metadataCreated.join(' ') && mmio === facts.metadataMmioGiB) return;
+  const lines = metadataLines(entries, created, style, mmio);
   let insertion: Insertion;
   if (facts.ourMetadata) {
     const span = spanOf(facts, facts.ourMetadata);

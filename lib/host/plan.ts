@@ -2,7 +2,7 @@ import { lookupNvidiaDevice } from '../gpudirect/architecture';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
 import { Plan, PlanHostdev } from '../plan/types';
 import { cliquesFromTopology } from './cliques';
-import { HostSnapshot, isAccelerator, isNvidiaGpu } from './snapshot';
+import { HostPciDevice, HostSnapshot, isAccelerator, isNvidiaGpu } from './snapshot';
 import { CliquePolicy } from './topology';
 
 export interface HostSelection {
@@ -13,6 +13,29 @@ export interface HostSelection {
 }
 
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
+const GiB = 1024 ** 3;
+
+/** What q35 guest firmware maps for 64-bit BARs by default: QEMU's q35 pci-hole64-size and OVMF's X-PciMmio64Mb. */
+export const DEFAULT_MMIO64_GIB = 32;
+
+/**
+ * The 64-bit MMIO window the GPUs need: the sum of their 64-bit BARs (power-of-two sizes, so they pack
+ * without gaps), rounded up to a power of two. Needed only when that exceeds the 32 GiB default.
+ */
+export function mmioWindowFor(devices: HostPciDevice[]): { needed: boolean; GiB: number; reason: string } {
+  const total = devices.reduce((sum, d) => sum + d.bar64Sizes.reduce((a, b) => a + b, 0), 0);
+  let GiBs = 1;
+  while (GiBs * GiB < total) GiBs *= 2;
+  const needed = total > DEFAULT_MMIO64_GIB * GiB;
+  const totalText = `${(total / GiB).toFixed(1)} GiB of 64-bit BARs`;
+  return {
+    needed,
+    GiB: GiBs,
+    reason: needed
+      ? `mmio: ${totalText} exceed the ${DEFAULT_MMIO64_GIB} GiB the q35 firmware maps by default: a ${GiBs} GiB window`
+      : `mmio: ${totalText} fit the ${DEFAULT_MMIO64_GIB} GiB default window`,
+  };
+}
 
 /** A plan transformDomain takes as is: the selected GPUs (with cliques from the topology) and accelerators. */
 export function planFromHost(snapshot: HostSnapshot, selection: HostSelection): Plan {
@@ -43,5 +66,9 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
     }),
     ...npus.map((n, i): PlanHostdev => ({ address: n.address, alias: `npu${i}`, device: `${hex4(n.vendor)}:${hex4(n.device)}` })),
   ];
-  return { plan: { hostdevs }, reasons };
+  const plan: Plan = { hostdevs };
+  const window = mmioWindowFor(gpus);
+  if (window.needed) plan.mmio = { window64GiB: window.GiB };
+  reasons.push(window.reason);
+  return { plan, reasons };
 }

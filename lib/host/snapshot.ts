@@ -18,8 +18,8 @@ export interface HostPciDevice {
   iommuGroup?: string;
   /** The PCIe path from the host bridge: `pci0000:3a`, `0000:3a:00.0`, …, the device itself. */
   path: string[];
-  /** Sizes of the BARs in bytes (sysfs `resource`), 0 for unused ones. */
-  barSizes: number[];
+  /** Sizes in bytes of the 64-bit memory BARs (sysfs `resource`, IORESOURCE_MEM_64); what needs the 64-bit MMIO window. */
+  bar64Sizes: number[];
 }
 
 /** What the host looks like: read from a live system (root `/`) or a captured tree (`host capture`). */
@@ -30,6 +30,8 @@ export interface HostSnapshot {
   /** IOMMU group → member addresses; empty when the IOMMU is off. */
   iommuGroups: Map<string, string[]>;
 }
+
+const IORESOURCE_MEM_64 = 0x00100000n;
 
 const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : undefined);
 const linkName = (file: string) => {
@@ -80,12 +82,12 @@ function readDevice(dir: string, address: string, sysDevices: string): HostPciDe
     driver: linkName(path.join(dir, 'driver')),
     iommuGroup: linkName(path.join(dir, 'iommu_group')),
     path: relative.length ? relative : [address],
-    barSizes: (read(path.join(dir, 'resource')) ?? '')
+    bar64Sizes: (read(path.join(dir, 'resource')) ?? '')
       .split('\n')
       .slice(0, 6)
-      .map((line) => {
-        const [start, end] = line.trim().split(/\s+/).map((v) => BigInt(v || 0));
-        return end > start ? Number(end - start + 1n) : 0;
+      .flatMap((line) => {
+        const [start, end, flags] = line.trim().split(/\s+/).map((v) => BigInt(v || 0));
+        return end > start && (flags & IORESOURCE_MEM_64) !== 0n ? [Number(end - start + 1n)] : [];
       }),
   };
 }

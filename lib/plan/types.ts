@@ -16,6 +16,8 @@ export interface PlanHostdev {
 
 export interface Plan {
   target?: { libvirt?: string; qemu?: string };
+  /** The guest's 64-bit PCI MMIO window, for large-BAR GPUs. */
+  mmio?: { window64GiB: number };
   hostdevs: PlanHostdev[];
 }
 

@@ -8,13 +8,14 @@ export const METADATA_PREFIX = 'passthrough';
  * The library's record in `<metadata>` (libvirt keeps namespaced metadata): clique, architecture and
  * expected capability offset per GPU alias, so that inspectDomain and the guest verifier can read them back.
  */
-export function metadataLines(gpus: MetadataGpu[], created: string[], style: XmlStyle): Lines {
+export function metadataLines(gpus: MetadataGpu[], created: string[], style: XmlStyle, mmioGiB?: number): Lines {
   const q = style.quote;
   const rootAttributes: [string, string][] = [[`xmlns:${METADATA_PREFIX}`, PASSTHROUGH_NS]];
   if (created.length > 0) rootAttributes.push(['created', created.join(' ')]);
   return [
     [0, `<${METADATA_PREFIX}:gpudirect${attributes(rootAttributes, q)}>`],
     ...gpus.map((g): [number, string] => [1, `<${METADATA_PREFIX}:gpu${attributes(gpuAttributes(g), q)}/>`]),
+    ...(mmioGiB === undefined ? [] : [[1, `<${METADATA_PREFIX}:mmio${attributes([['window64GiB', mmioGiB]], q)}/>`] as [number, string]]),
     [0, `</${METADATA_PREFIX}:gpudirect>`],
   ];
 }
