@@ -77,3 +77,13 @@ test.each([
   expect(out).toContain("<controller type='pci' index='0' model='pcie-root'>\n      <pcihole64 unit='KiB'>67108864</pcihole64>");
   expect(removePassthrough(out, plan)).toBe(xml);
 });
+
+test('old-stack -set cliques and the OVMF MMIO window share one <qemu:commandline>, and both come out again', () => {
+  const ovmf = read('__tests__/cases/mmio-ovmf-h100/domain.xml');
+  const plan: Plan = { target: { libvirt: '7.0.0' }, mmio: { window64GiB: 64 }, hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'volta' } }] };
+  const out = transformDomain(ovmf, plan);
+  expect(out.match(/<qemu:commandline>/g)).toHaveLength(1);
+  expect(out).toContain("<qemu:arg value='device.ua-gpu0.x-nv-gpudirect-clique=0'/>\n    <qemu:arg value='-fw_cfg'/>");
+  expect(transformDomain(out, plan)).toBe(out);
+  expect(removePassthrough(out, plan)).toBe(ovmf);
+});

@@ -69,7 +69,7 @@ function resolveSelection(facts: DomainFacts, selection: RemoveSelection | { hos
 /** Clique properties of removed aliases; a frontend, device or override left empty goes with them. */
 function overrideRemovals(facts: DomainFacts, aliases: Set<string>): Element[] {
   const removals: Element[] = [];
-  for (const override of facts.root.childNodes ? [...childElements(facts.root)].filter((el) => isQemu(el, 'override')) : []) {
+  for (const override of [...childElements(facts.root)].filter((el) => isQemu(el, 'override'))) {
     const doomed = new Set<Element>();
     for (const device of childElements(override)) {
       if (!isQemu(device, 'device') || !aliases.has(device.getAttribute('alias') ?? '')) continue;

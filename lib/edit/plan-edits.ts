@@ -19,6 +19,8 @@ export interface EditPlan {
   created: string[];
   /** The qemu namespace prefix once chosen (and declared, if needed) for this transform. */
   qemuPrefix?: string;
+  /** `<qemu:arg>` pairs waiting to be written into the one `<qemu:commandline>`, with the changes they carry. */
+  pendingArgs: { lines: Lines; changes: Change[] }[];
   changes: { change: Change; edit?: number; at?: number }[];
   warnings: string[];
 }
@@ -34,10 +36,11 @@ export function planEdits(
   overrideStyle: OverrideStyle,
   mmio?: { window64GiB: number },
 ): EditPlan {
-  const out: EditPlan = { edits: [], created: [], changes: [], warnings: [] };
+  const out: EditPlan = { edits: [], created: [], pendingArgs: [], changes: [], warnings: [] };
   const gpus = placeHostdevs(facts, hostdevs, style, out);
   if (gpus.length > 0) placeCliques(facts, gpus, style, overrideStyle, out);
   if (mmio) placeMmio(facts, mmio.window64GiB, style, out);
+  writeCommandline(facts, style, out);
   if (gpus.length > 0 || mmio) placeMetadata(facts, gpus, mmio?.window64GiB, style, out);
   if (gpus.length > 0 && facts.hidesKvm) {
     out.warnings.push(
@@ -244,13 +247,23 @@ function placeOverrides(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: E
 
 function placeSetArguments(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: EditPlan): void {
   const prefix = qemuPrefix(facts, facts.qemuCommandline, style, out);
-  const blocks = gpus.map((gpu) => setArgLines(prefix, gpu, style));
+  for (const gpu of gpus) out.pendingArgs.push({ lines: setArgLines(prefix, gpu, style), changes: [cliqueChange(gpu, 'clique-added', 'commandline')] });
+}
+
+/**
+ * All queued `<qemu:arg>` pairs in one place: inside the domain's `<qemu:commandline>`, or in a single new
+ * one — the `-set` cliques of old stacks and OVMF's MMIO `-fw_cfg` must not each open their own.
+ */
+function writeCommandline(facts: DomainFacts, style: XmlStyle, out: EditPlan): void {
+  if (out.pendingArgs.length === 0) return;
+  const blocks = out.pendingArgs.map((p) => p.lines);
+  const prefix = qemuPrefix(facts, facts.qemuCommandline, style, out);
   const insertion = facts.qemuCommandline
     ? appendInside(facts, facts.qemuCommandline, blocks, style)
     : appendInside(facts, facts.root, [wrap(`<${prefix}:commandline>`, `</${prefix}:commandline>`, blocks.flat())], style);
   const edit = addInsertion(out, insertion);
   const starts = facts.qemuCommandline ? insertion.blockStarts : blockStartsInWrapper(insertion, blocks, style);
-  gpus.forEach((gpu, i) => out.changes.push({ change: cliqueChange(gpu, 'clique-added', 'commandline'), edit, at: starts[i] }));
+  out.pendingArgs.forEach((p, i) => p.changes.forEach((change) => out.changes.push({ change, edit, at: starts[i] })));
 }
 
 /** Offsets of each block inside a freshly written wrapper element (one line per Lines entry). */
@@ -292,16 +305,11 @@ function placeMmio(facts: DomainFacts, window64GiB: number, style: XmlStyle, out
     return;
   }
   const prefix = qemuPrefix(facts, facts.qemuCommandline, style, out);
-  const args: Lines = [
+  const lines: Lines = [
     [0, `<${prefix}:arg${attributes([['value', '-fw_cfg']], style.quote)}/>`],
     [0, `<${prefix}:arg${attributes([['value', OVMF_MMIO_ARG(mb)]], style.quote)}/>`],
   ];
-  const insertion = facts.qemuCommandline
-    ? appendInside(facts, facts.qemuCommandline, [args], style)
-    : appendInside(facts, facts.root, [wrap(`<${prefix}:commandline>`, `</${prefix}:commandline>`, args)], style);
-  const edit = addInsertion(out, insertion);
-  const at = facts.qemuCommandline ? insertion.blockStarts[0] : blockStartsInWrapper(insertion, [args], style)[0];
-  out.changes.push({ change: { kind: 'mmio-added', mmioWindowGiB: window64GiB }, edit, at });
+  out.pendingArgs.push({ lines, changes: [{ kind: 'mmio-added', mmioWindowGiB: window64GiB }] });
 }
 
 function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle, out: EditPlan): void {
