@@ -3,7 +3,7 @@ export interface CapSpec {
   offset: number;
   id: number;
   /** Bytes after ID and next pointer. */
-  body?: number[];
+  body?: readonly number[];
 }
 
 export function gpuConfig(caps: CapSpec[], { device = 0x1db4, size = 256, firstPointer }: { device?: number; size?: number; firstPointer?: number } = {}): Uint8Array {

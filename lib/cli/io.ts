@@ -8,8 +8,6 @@ export interface CliIo {
   /** Reads all of standard input; undefined when it is a terminal (nothing piped). */
   readStdin: () => Uint8Array | undefined;
   readFile: (path: string) => Uint8Array;
-  env: Record<string, string | undefined>;
-  isTTY: boolean;
 }
 
 export const processIo: CliIo = {
@@ -17,8 +15,6 @@ export const processIo: CliIo = {
   stderr: (text) => process.stderr.write(text),
   readStdin: () => (process.stdin.isTTY ? undefined : readAllStdin()),
   readFile: (path) => fs.readFileSync(path),
-  env: process.env,
-  isTTY: Boolean(process.stderr.isTTY),
 };
 
 /** readFileSync(0) fails with EAGAIN when stdin is a non-blocking pipe; read in a loop and wait instead. */

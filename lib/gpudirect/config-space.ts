@@ -1,4 +1,4 @@
-import { decodeP2PCapability, P2P_CAP_ID } from './capability';
+import { decodeP2PCapability, hex, P2P_CAP_ID } from './capability';
 
 /** One capability of the standard list: where it starts and its ID. */
 export interface WalkedCapability {
@@ -126,6 +126,3 @@ function withIds(address: string, description: string, config: Uint8Array): PciF
   return dump;
 }
 
-function hex(n: number): string {
-  return n.toString(16).padStart(2, '0');
-}

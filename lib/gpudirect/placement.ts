@@ -1,5 +1,6 @@
 import { atLeast, parseVersion, STACK } from '../plan/stack';
 import { GpuArchitecture, P2P_OFFSET_KEPLER_TO_VOLTA, P2P_OFFSET_TURING_AND_LATER, recommendedP2POffset } from './architecture';
+import { hex } from './capability';
 import { walkCapabilities, WalkedCapability } from './config-space';
 
 export interface P2PPlacement {
@@ -94,6 +95,3 @@ function idAt(capabilities: WalkedCapability[], offset: number): number {
   return capabilities.find((c) => c.offset === offset)?.id ?? 0;
 }
 
-function hex(n: number): string {
-  return n.toString(16).padStart(2, '0');
-}
