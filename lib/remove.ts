@@ -2,6 +2,7 @@ import type { Element } from '@xmldom/xmldom';
 import { DomainFacts, readDomainFacts, spanOf } from './domain/facts';
 import { QEMU_NS, childElements, isQemu } from './domain/xml';
 import { applyEdits, Edit } from './edit/splice';
+import { guessIndentUnit, replaceElement } from './edit/anchors';
 import { PassthroughError } from './errors';
 import { LoadOptions, elementOffset, loadDomainXml } from './load/load';
 import { scanStartTag } from './load/spans';
@@ -11,7 +12,6 @@ import { readPlanAddress, validatePlan } from './plan/validate';
 import { formatPciAddress } from './pci/address';
 import { CLIQUE_PROPERTY } from './render/qemu';
 import { metadataLines } from './render/metadata';
-import { placeLines } from './render/style';
 
 /** Which pass-through configuration to remove: host addresses and/or aliases, or a whole plan. */
 export interface RemoveSelection {
@@ -141,12 +141,10 @@ function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: Eleme
   if (remaining.length === facts.metadataGpus.length && !removeMmio) return [];
   const mmio = removeMmio ? undefined : facts.metadataMmioGiB;
   if (remaining.length > 0 || mmio !== undefined) {
-    const span = spanOf(facts, facts.ourMetadata);
-    const indent = facts.doc.lines.indentAt(span.start);
-    const style = { quote: facts.quote, newline: facts.newline, unit: detectUnit(facts, facts.ourMetadata, indent) };
+    // The same style the transform wrote the metadata with.
+    const style = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
     const created = facts.metadataCreated.filter((c) => !(removeMmio && (c === 'pcie-root' || c === 'pcie-root-opened')));
-    const text = placeLines(metadataLines(remaining, created, style, mmio), indent, style).slice(style.newline.length + indent.length);
-    return [{ start: span.start, end: span.elementEnd, text }];
+    return [replaceElement(facts, facts.ourMetadata, metadataLines(remaining, created, style, mmio), style).edit];
   }
   const edits: Edit[] = [];
   const created = new Set(facts.metadataCreated);
@@ -160,13 +158,6 @@ function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: Eleme
     }
   }
   return edits;
-}
-
-function detectUnit(facts: DomainFacts, element: Element, indent: string): string {
-  const first = childElements(element).next().value as Element | undefined;
-  if (!first) return '  ';
-  const inner = facts.doc.lines.indentAt(elementOffset(first, facts.doc.lines));
-  return inner.startsWith(indent) && inner.length > indent.length ? inner.slice(indent.length) : '  ';
 }
 
 /** Whether any qemu element other than the removed ones still needs the root's declaration. */

@@ -45,6 +45,14 @@ function lastChild(parent: Element): Element | undefined {
   return last;
 }
 
+/** Replaces `element` with `lines`, written at the element's own indentation. */
+export function replaceElement(facts: DomainFacts, element: Element, lines: Lines, style: XmlStyle): Insertion {
+  const span = spanOf(facts, element);
+  const indent = indentOf(facts, element);
+  const text = placeLines(lines, indent, style).slice(style.newline.length + indent.length);
+  return { edit: { start: span.start, end: span.elementEnd, text }, blockStarts: [0] };
+}
+
 /** Inserts blocks after `sibling`, at its indentation. */
 export function insertAfter(facts: DomainFacts, sibling: Element, blocks: Lines[], style: XmlStyle): Insertion {
   const at = spanOf(facts, sibling).elementEnd;

@@ -7,8 +7,8 @@ import { OverrideStyle, PlannedHostdev } from '../plan/types';
 import { aliasLine, hostdevLines } from '../render/hostdev';
 import { metadataLines } from '../render/metadata';
 import { CliqueAssignment, frontendLines, cliquePropertyLine, overrideDeviceLines, setArgLines, wrap } from '../render/qemu';
-import { Lines, XmlStyle, attributes, placeLines } from '../render/style';
-import { Insertion, appendInside, declareOnRoot, indentOf, insertAfter, insertFirst, insertHostdevs } from './anchors';
+import { Lines, XmlStyle, attributes } from '../render/style';
+import { Insertion, appendInside, declareOnRoot, insertAfter, insertFirst, insertHostdevs, replaceElement } from './anchors';
 import { Change } from './changes';
 import { Edit } from './splice';
 
@@ -347,10 +347,7 @@ function placeMetadata(facts: DomainFacts, gpus: Gpu[], mmioGiB: number | undefi
   const lines = metadataLines(entries, created, style, mmio);
   let insertion: Insertion;
   if (facts.ourMetadata) {
-    const span = spanOf(facts, facts.ourMetadata);
-    const indent = indentOf(facts, facts.ourMetadata);
-    const text = placeLines(lines, indent, style).slice(style.newline.length + indent.length);
-    insertion = { edit: { start: span.start, end: span.elementEnd, text }, blockStarts: [0] };
+    insertion = replaceElement(facts, facts.ourMetadata, lines, style);
   } else if (facts.metadata) {
     insertion = appendInside(facts, facts.metadata, [lines], style);
   } else {
