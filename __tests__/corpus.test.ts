@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { PassthroughError, formatPciAddress, inspectDomain, parsePciAddress, transformDomain } from '../lib';
 import type { PciAddress, Plan } from '../lib';
 import { checkedTransform } from './helpers/invariants';
-import { REPO, corpusEntries } from './helpers/paths';
+import { corpusEntries } from './helpers/paths';
+import { standardPlans } from '../lib/conformance/cases';
 
 // Real domains from libvirt 9.0's own test suite (../shared/corpus, or LIBVIRT_PASSTHROUGH_CORPUS).
 const entries = corpusEntries();
@@ -12,12 +12,7 @@ const q35 = entries.filter((e) => isQ35Machine(e.machine) && ['x86_64', 'i686'].
 const others = entries.filter((e) => !q35.includes(e));
 const read = (file: string) => fs.readFileSync(file, 'utf8');
 
-export const STANDARD_PLANS: Record<string, Plan> = Object.fromEntries(
-  ['npu', 'two-gpus-one-clique', 'eight-gpus-two-cliques'].map((name) => [
-    name,
-    JSON.parse(fs.readFileSync(path.join(REPO, '__tests__', 'plans', `${name}.json`), 'utf8')),
-  ]),
-);
+const STANDARD_PLANS: Record<string, Plan> = standardPlans();
 
 test('the corpus has the q35 and non-q35 files its README promises', () => {
   expect(q35.length).toBeGreaterThanOrEqual(40);

@@ -3,11 +3,10 @@ import * as path from 'node:path';
 import { inspectDomain, removePassthrough, transformDomain } from '../lib';
 import type { Plan } from '../lib';
 import { REPO, corpusEntries } from './helpers/paths';
+import { standardPlans } from '../lib/conformance/cases';
 
 const read = (f: string) => fs.readFileSync(path.join(REPO, f), 'utf8');
-const plans: Record<string, Plan> = Object.fromEntries(
-  ['npu', 'two-gpus-one-clique', 'eight-gpus-two-cliques'].map((n) => [n, JSON.parse(read(`__tests__/plans/${n}.json`))]),
-);
+const plans: Record<string, Plan> = standardPlans();
 const q35 = corpusEntries().filter((e) => /^(q35|pc-q35-)/.test(e.machine));
 
 describe.each(q35.map((e) => [e.file, e.path]))('corpus %s', (_f, file) => {
