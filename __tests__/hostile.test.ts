@@ -69,6 +69,16 @@ describe('XML that must be refused', () => {
     const long = `<domain type='kvm'><name>${'x'.repeat(1_000_000)}</name><os><type machine='pc'>hvm</type></os></domain>`;
     expect(refusal(() => transformDomain(long, npu)).message.length).toBeLessThan(600);
   });
+
+  test.each([
+    ['a megabyte element name left open', `<domain><${'n'.repeat(1_000_000)}></domain>`],
+    ['a megabyte attribute name repeated', `<domain ${'a'.repeat(1_000_000)}='1' ${'a'.repeat(1_000_000)}='2'/>`],
+    ['a megabyte entity name', `<domain>&${'e'.repeat(1_000_000)};</domain>`],
+  ])('error messages never echo megabytes of markup: %s', (_, xml) => {
+    const err = refusal(() => transformDomain(xml, npu));
+    expect(err.code).toBe('XML_MALFORMED');
+    expect(err.message.length).toBeLessThan(600);
+  });
 });
 
 describe('odd but valid XML is kept byte for byte', () => {

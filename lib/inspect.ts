@@ -1,6 +1,7 @@
 import { readDomainFacts } from './domain/facts';
 import { child } from './domain/xml';
 import { isQ35 } from './domain/machine';
+import { textContent } from './load/element';
 import { LoadOptions, loadDomainXml } from './load/load';
 import { formatPciAddress } from './pci/address';
 
@@ -56,7 +57,7 @@ export function inspectDomain(xml: string, options: LoadOptions = {}): DomainInf
     gpudirect[alias] = { ...gpudirect[alias], clique: Number.isInteger(n) && setting.clique.trim() !== '' ? n : setting.clique, via: setting.via };
   }
   return {
-    name: nameElement?.textContent ?? undefined,
+    name: nameElement ? textContent(facts.doc.body, nameElement) : undefined,
     domainType: facts.domainType,
     machine: facts.machine,
     arch: facts.arch,

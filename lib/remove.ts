@@ -1,11 +1,10 @@
-import type { Element } from '@xmldom/xmldom';
-import { DomainFacts, readDomainFacts, spanOf } from './domain/facts';
-import { QEMU_NS, childElements, isQemu } from './domain/xml';
+import type { XmlElement } from './load/element';
+import { DomainFacts, readDomainFacts } from './domain/facts';
+import { QEMU_NS, isQemu } from './domain/xml';
 import { applyEdits, Edit } from './edit/splice';
 import { guessIndentUnit, replaceElement } from './edit/anchors';
 import { PassthroughError } from './errors';
-import { LoadOptions, elementOffset, loadDomainXml } from './load/load';
-import { scanStartTag } from './load/spans';
+import { LoadOptions, loadDomainXml } from './load/load';
 import { userAlias } from './plan/normalize';
 import { PlanAddress } from './plan/types';
 import { readPlanAddress, validatePlan } from './plan/validate';
@@ -35,7 +34,7 @@ export function removePassthrough(xml: string, selection?: RemoveSelection | { h
   );
   const removedAliases = new Set([...aliases, ...hostdevs.flatMap((h) => (h.alias ? [h.alias] : []))]);
   const removeMmio = facts.metadataMmioGiB !== undefined && (selection === undefined || ('hostdevs' in selection && 'mmio' in selection));
-  const removals: Element[] = hostdevs.map((h) => h.element);
+  const removals: XmlElement[] = hostdevs.map((h) => h.element);
   removals.push(...overrideRemovals(facts, removedAliases), ...commandlineRemovals(facts, removedAliases, removeMmio));
   const reclose = removeMmio && facts.metadataCreated.includes('pcie-root-opened') && facts.pcieRoot;
   if (removeMmio && !reclose) removals.push(...pciholeRemovals(facts));
@@ -67,15 +66,15 @@ function resolveSelection(facts: DomainFacts, selection: RemoveSelection | { hos
 }
 
 /** Clique properties of removed aliases; a frontend, device or override left empty goes with them. */
-function overrideRemovals(facts: DomainFacts, aliases: Set<string>): Element[] {
-  const removals: Element[] = [];
-  for (const override of [...childElements(facts.root)].filter((el) => isQemu(el, 'override'))) {
-    const doomed = new Set<Element>();
-    for (const device of childElements(override)) {
+function overrideRemovals(facts: DomainFacts, aliases: Set<string>): XmlElement[] {
+  const removals: XmlElement[] = [];
+  for (const override of facts.root.children.filter((el) => isQemu(el, 'override'))) {
+    const doomed = new Set<XmlElement>();
+    for (const device of override.children) {
       if (!isQemu(device, 'device') || !aliases.has(device.getAttribute('alias') ?? '')) continue;
-      for (const frontend of childElements(device)) {
+      for (const frontend of device.children) {
         if (!isQemu(frontend, 'frontend')) continue;
-        for (const p of childElements(frontend)) if (isQemu(p, 'property') && p.getAttribute('name') === CLIQUE_PROPERTY) doomed.add(p);
+        for (const p of frontend.children) if (isQemu(p, 'property') && p.getAttribute('name') === CLIQUE_PROPERTY) doomed.add(p);
       }
     }
     removals.push(...collapse(override, doomed));
@@ -84,23 +83,22 @@ function overrideRemovals(facts: DomainFacts, aliases: Set<string>): Element[] {
 }
 
 /** `<controller …>…</controller>` back to the self-closing `<controller …/>` the transform opened. */
-function recloseElement(facts: DomainFacts, element: Element): Edit {
-  const span = spanOf(facts, element);
-  return { start: span.start, end: span.elementEnd, text: facts.doc.body.slice(span.start, span.end - 1) + '/>' };
+function recloseElement(facts: DomainFacts, element: XmlElement): Edit {
+  return { start: element.start, end: element.elementEnd, text: facts.doc.body.slice(element.start, element.end - 1) + '/>' };
 }
 
 /** The `<pcihole64>` the transform wrote, or the whole pcie-root controller when the transform created it. */
-function pciholeRemovals(facts: DomainFacts): Element[] {
+function pciholeRemovals(facts: DomainFacts): XmlElement[] {
   if (facts.metadataCreated.includes('pcie-root') && facts.pcieRoot) return [facts.pcieRoot];
   return facts.pcihole64 ? [facts.pcihole64.element] : [];
 }
 
 /** `-set device.ALIAS.x-nv-gpudirect-clique=N` pairs of removed aliases, the OVMF MMIO `-fw_cfg` pair, and the commandline if emptied. */
-function commandlineRemovals(facts: DomainFacts, aliases: Set<string>, removeMmio: boolean): Element[] {
-  const removals: Element[] = [];
-  for (const commandline of [...childElements(facts.root)].filter((el) => isQemu(el, 'commandline'))) {
-    const args = [...childElements(commandline)];
-    const doomed = new Set<Element>();
+function commandlineRemovals(facts: DomainFacts, aliases: Set<string>, removeMmio: boolean): XmlElement[] {
+  const removals: XmlElement[] = [];
+  for (const commandline of facts.root.children.filter((el) => isQemu(el, 'commandline'))) {
+    const args = commandline.children;
+    const doomed = new Set<XmlElement>();
     args.forEach((arg, i) => {
       const m = /^device\.([^.]+)\.x-nv-gpudirect-clique=/.exec(arg.getAttribute('value') ?? '');
       if (m && aliases.has(m[1]) && args[i - 1]?.getAttribute('value') === '-set') {
@@ -118,24 +116,23 @@ function commandlineRemovals(facts: DomainFacts, aliases: Set<string>, removeMmi
 }
 
 /** The topmost elements to remove so that no container is left without element children. */
-function collapse(container: Element, doomed: Set<Element>): Element[] {
-  const gone = (el: Element): boolean => doomed.has(el) || ([...childElements(el)].length > 0 && [...childElements(el)].every(gone));
-  const pick = (el: Element): Element[] => (gone(el) ? [el] : [...childElements(el)].flatMap(pick));
+function collapse(container: XmlElement, doomed: Set<XmlElement>): XmlElement[] {
+  const gone = (el: XmlElement): boolean => doomed.has(el) || (el.children.length > 0 && el.children.every(gone));
+  const pick = (el: XmlElement): XmlElement[] => (gone(el) ? [el] : el.children.flatMap(pick));
   return doomed.size === 0 ? [] : pick(container);
 }
 
 /** An element and the line break and indentation in front of it: the exact text an insertion adds. */
-function removal(facts: DomainFacts, element: Element): Edit {
+function removal(facts: DomainFacts, element: XmlElement): Edit {
   const body = facts.doc.body;
-  const span = spanOf(facts, element);
-  let start = span.start;
+  let start = element.start;
   while (start > 0 && (body[start - 1] === ' ' || body[start - 1] === '\t')) start--;
   if (body[start - 1] === '\n') start -= body[start - 2] === '\r' ? 2 : 1;
   else if (body[start - 1] === '\r') start--;
-  return { start, end: span.elementEnd, text: '' };
+  return { start, end: element.elementEnd, text: '' };
 }
 
-function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: Element[], removeMmio: boolean): Edit[] {
+function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: XmlElement[], removeMmio: boolean): Edit[] {
   if (!facts.ourMetadata) return [];
   const remaining = facts.metadataGpus.filter((g) => !aliases.has(g.alias));
   if (remaining.length === facts.metadataGpus.length && !removeMmio) return [];
@@ -148,7 +145,7 @@ function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: Eleme
   }
   const edits: Edit[] = [];
   const created = new Set(facts.metadataCreated);
-  const metadataIsOurs = created.has('metadata') && [...childElements(facts.metadata!)].length === 1;
+  const metadataIsOurs = created.has('metadata') && facts.metadata!.children.length === 1;
   edits.push(removal(facts, metadataIsOurs ? facts.metadata! : facts.ourMetadata));
   for (const token of created) {
     const prefix = /^xmlns:(.+)$/.exec(token)?.[1];
@@ -161,15 +158,15 @@ function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: Eleme
 }
 
 /** Whether any qemu element other than the removed ones still needs the root's declaration. */
-function prefixStillUsed(facts: DomainFacts, prefix: string, removals: Element[]): boolean {
+function prefixStillUsed(facts: DomainFacts, prefix: string, removals: XmlElement[]): boolean {
   const removed = new Set(removals);
-  return [...childElements(facts.root)].some((el) => el.namespaceURI === QEMU_NS && el.prefix === prefix && !removed.has(el));
+  return facts.root.children.some((el) => el.namespaceURI === QEMU_NS && el.prefix === prefix && !removed.has(el));
 }
 
 /** The ` xmlns:PREFIX='…'` attribute text in the root start tag. */
 function rootDeclaration(facts: DomainFacts, prefix: string): Edit | undefined {
-  const start = elementOffset(facts.root, facts.doc.lines);
-  const tag = facts.doc.body.slice(start, scanStartTag(facts.doc.body, start).end);
+  const start = facts.root.start;
+  const tag = facts.doc.body.slice(start, facts.root.end);
   const m = new RegExp(`\\s+xmlns:${prefix}\\s*=\\s*(["'])${QEMU_NS.replace(/[.]/g, '\\.')}\\1`).exec(tag);
   return m ? { start: start + m.index, end: start + m.index + m[0].length, text: '' } : undefined;
 }

@@ -1,5 +1,5 @@
-import { readDomainFacts, spanOf } from '../domain/facts';
-import { childElements, isPlain } from '../domain/xml';
+import { readDomainFacts } from '../domain/facts';
+import { isPlain } from '../domain/xml';
 import { applyEdits, Edit } from '../edit/splice';
 import { loadDomainXml } from '../load/load';
 
@@ -24,8 +24,8 @@ export function withVfioDrivers(xml: string): string {
   }
   const edits: Edit[] = [];
   for (const h of facts.hostdevs) {
-    if ([...childElements(h.element)].some((el) => isPlain(el, 'driver'))) continue;
-    const at = spanOf(facts, h.element).end;
+    if (h.element.children.some((el) => isPlain(el, 'driver'))) continue;
+    const at = h.element.end;
     edits.push({ start: at, end: at, text: "<driver name='vfio'/>" });
   }
   return facts.doc.bom + applyEdits(facts.doc.body, edits).text;

@@ -1,8 +1,8 @@
-import type { Element } from '@xmldom/xmldom';
-import { LocatedDocument, elementOffset } from '../load/load';
-import { scanElement, scanStartTag, ElementSpan } from '../load/spans';
+import type { XmlElement } from '../load/element';
+import { textContent } from '../load/element';
+import { LocatedDocument } from '../load/load';
 import { PciAddress, formatPciAddress, pciAddressFromAttributes } from '../pci/address';
-import { PASSTHROUGH_NS, QEMU_NS, attr, child, childElements, isPlain, isQemu } from './xml';
+import { PASSTHROUGH_NS, QEMU_NS, attr, child, isPlain, isQemu } from './xml';
 
 /** A PCI host device the domain already has (`<hostdev mode='subsystem' type='pci'>` or `<interface type='hostdev'>`). */
 export interface ExistingHostdev {
@@ -15,7 +15,7 @@ export interface ExistingHostdev {
   romBar?: string;
   romFile?: string;
   bootOrder?: number;
-  element: Element;
+  element: XmlElement;
 }
 
 export interface CliqueSetting {
@@ -23,7 +23,7 @@ export interface CliqueSetting {
   clique: string;
   /** How the domain configures it. */
   via: 'override' | 'commandline';
-  element: Element;
+  element: XmlElement;
 }
 
 export interface MetadataGpu {
@@ -37,44 +37,44 @@ export interface MetadataGpu {
 /** What the rest of the pipeline needs to know about a domain, read once. */
 export interface DomainFacts {
   doc: LocatedDocument;
-  root: Element;
+  root: XmlElement;
   domainType?: string;
   machine?: string;
   arch?: string;
-  osType?: Element;
-  os?: Element;
+  osType?: XmlElement;
+  os?: XmlElement;
   /** `<os><boot dev=…>`: libvirt then refuses per-device `<boot order>`. */
-  osBoot?: Element;
+  osBoot?: XmlElement;
   /** Per-device boot orders in use. */
-  bootOrders: Map<number, Element>;
-  devices?: Element;
-  deviceElements: Element[];
+  bootOrders: Map<number, XmlElement>;
+  devices?: XmlElement;
+  deviceElements: XmlElement[];
   hostdevs: ExistingHostdev[];
   /** Every device alias, with the device element that carries it. */
-  aliases: Map<string, Element>;
+  aliases: Map<string, XmlElement>;
   /** Guest PCI addresses in use (canonical text), with the device element. */
-  guestAddresses: Map<string, Element>;
+  guestAddresses: Map<string, XmlElement>;
   /** Prefix bound to the qemu namespace on the root element, if any. */
   qemuPrefixOnRoot?: string;
   /** Prefixes declared on the root element (any namespace). */
   rootPrefixes: Map<string, string>;
-  qemuOverride?: Element;
-  overrideDevices: Map<string, Element>;
-  qemuCommandline?: Element;
-  commandlineArgs: { value: string; element: Element }[];
+  qemuOverride?: XmlElement;
+  overrideDevices: Map<string, XmlElement>;
+  qemuCommandline?: XmlElement;
+  commandlineArgs: { value: string; element: XmlElement }[];
   cliques: Map<string, CliqueSetting>;
-  metadata?: Element;
-  ourMetadata?: Element;
+  metadata?: XmlElement;
+  ourMetadata?: XmlElement;
   metadataGpus: MetadataGpu[];
   /** What the library created in this domain (`metadata`, `xmlns:PREFIX`), so that removal can undo exactly that. */
   metadataCreated: string[];
   hidesKvm: boolean;
   /** `<controller type='pci' model='pcie-root'>`, and its `<pcihole64>` in bytes when set. */
-  pcieRoot?: Element;
-  pcihole64?: { bytes: number; element: Element };
+  pcieRoot?: XmlElement;
+  pcihole64?: { bytes: number; element: XmlElement };
   /** The guest boots OVMF (UEFI), whose 64-bit MMIO window is set by `-fw_cfg opt/ovmf/X-PciMmio64Mb`. */
   usesOvmf: boolean;
-  ovmfMmio64Mb?: { value: number; element: Element };
+  ovmfMmio64Mb?: { value: number; element: XmlElement };
   /** The MMIO window the library recorded in its metadata, in GiB. */
   metadataMmioGiB?: number;
   quote: "'" | '"';
@@ -104,12 +104,12 @@ export function readDomainFacts(doc: LocatedDocument): DomainFacts {
     newline: /\r\n/.test(doc.body.slice(0, doc.body.indexOf('\n') + 1)) ? '\r\n' : '\n',
   };
   for (const [prefix, uri] of facts.rootPrefixes) if (uri === QEMU_NS && facts.qemuPrefixOnRoot === undefined) facts.qemuPrefixOnRoot = prefix;
-  for (const el of childElements(root)) readTopLevel(facts, el);
+  for (const el of root.children) readTopLevel(facts, el);
   facts.quote = quoteStyle(facts);
   return facts;
 }
 
-function readTopLevel(facts: DomainFacts, el: Element): void {
+function readTopLevel(facts: DomainFacts, el: XmlElement): void {
   if (isPlain(el, 'os')) readOs(facts, el);
   else if (isPlain(el, 'devices')) readDevices(facts, el);
   else if (isPlain(el, 'features')) facts.hidesKvm ||= attr(child(child(el, 'kvm') ?? el, 'hidden'), 'state') === 'on';
@@ -118,11 +118,11 @@ function readTopLevel(facts: DomainFacts, el: Element): void {
   else if (isQemu(el, 'commandline')) readCommandline(facts, el);
 }
 
-function readOs(facts: DomainFacts, os: Element): void {
+function readOs(facts: DomainFacts, os: XmlElement): void {
   facts.os = os;
   facts.osBoot = child(os, 'boot');
   const loader = child(os, 'loader');
-  facts.usesOvmf = attr(os, 'firmware') === 'efi' || /ovmf|edk2|efi/i.test(loader?.textContent ?? '');
+  facts.usesOvmf = attr(os, 'firmware') === 'efi' || /ovmf|edk2|efi/i.test(loader ? textContent(facts.doc.body, loader) : '');
   const type = child(os, 'type');
   if (!type) return;
   facts.osType = type;
@@ -130,9 +130,9 @@ function readOs(facts: DomainFacts, os: Element): void {
   facts.arch = attr(type, 'arch');
 }
 
-function readDevices(facts: DomainFacts, devices: Element): void {
+function readDevices(facts: DomainFacts, devices: XmlElement): void {
   facts.devices ??= devices;
-  for (const device of childElements(devices)) {
+  for (const device of devices.children) {
     facts.deviceElements.push(device);
     const alias = attr(child(device, 'alias'), 'name');
     if (alias !== undefined) facts.aliases.set(alias, device);
@@ -151,19 +151,19 @@ function readDevices(facts: DomainFacts, devices: Element): void {
 
 const UNITS: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1e6, g: 1024 ** 3, gib: 1024 ** 3, gb: 1e9, t: 1024 ** 4, tib: 1024 ** 4, tb: 1e12 };
 
-function readPcieRoot(facts: DomainFacts, controller: Element): void {
+function readPcieRoot(facts: DomainFacts, controller: XmlElement): void {
   facts.pcieRoot ??= controller;
   const hole = child(controller, 'pcihole64');
   if (!hole) return;
   const unit = UNITS[(attr(hole, 'unit') ?? 'KiB').toLowerCase()] ?? 1024;
-  facts.pcihole64 = { bytes: Number((hole.textContent ?? '').trim()) * unit, element: hole };
+  facts.pcihole64 = { bytes: Number(textContent(facts.doc.body, hole).trim()) * unit, element: hole };
 }
 
 function isZero(a: PciAddress): boolean {
   return a.domain === 0 && a.bus === 0 && a.slot === 0 && a.function === 0;
 }
 
-function readHostdev(device: Element, alias: string | undefined): ExistingHostdev | undefined {
+function readHostdev(device: XmlElement, alias: string | undefined): ExistingHostdev | undefined {
   const isPciHostdev = isPlain(device, 'hostdev') && attr(device, 'type') === 'pci' && attr(device, 'mode') !== 'capabilities';
   const isHostdevInterface = isPlain(device, 'interface') && attr(device, 'type') === 'hostdev';
   if (!isPciHostdev && !isHostdevInterface) return undefined;
@@ -189,13 +189,13 @@ function readHostdev(device: Element, alias: string | undefined): ExistingHostde
   };
 }
 
-function readMetadata(facts: DomainFacts, metadata: Element): void {
+function readMetadata(facts: DomainFacts, metadata: XmlElement): void {
   facts.metadata ??= metadata;
-  for (const el of childElements(metadata)) {
+  for (const el of metadata.children) {
     if (el.namespaceURI !== PASSTHROUGH_NS || el.localName !== 'gpudirect') continue;
     facts.ourMetadata = el;
     facts.metadataCreated = (attr(el, 'created') ?? '').split(/\s+/).filter(Boolean);
-    for (const gpu of childElements(el)) {
+    for (const gpu of el.children) {
       if (gpu.namespaceURI === PASSTHROUGH_NS && gpu.localName === 'mmio') facts.metadataMmioGiB = Number(attr(gpu, 'window64GiB'));
       if (gpu.namespaceURI !== PASSTHROUGH_NS || gpu.localName !== 'gpu') continue;
       const clique = Number(attr(gpu, 'clique'));
@@ -215,16 +215,16 @@ function readMetadata(facts: DomainFacts, metadata: Element): void {
 
 const CLIQUE_PROPERTY = 'x-nv-gpudirect-clique';
 
-function readOverride(facts: DomainFacts, override: Element): void {
+function readOverride(facts: DomainFacts, override: XmlElement): void {
   facts.qemuOverride ??= override;
-  for (const device of childElements(override)) {
+  for (const device of override.children) {
     if (!isQemu(device, 'device')) continue;
     const alias = attr(device, 'alias');
     if (alias === undefined) continue;
     if (!facts.overrideDevices.has(alias)) facts.overrideDevices.set(alias, device);
-    for (const frontend of childElements(device)) {
+    for (const frontend of device.children) {
       if (!isQemu(frontend, 'frontend')) continue;
-      for (const property of childElements(frontend)) {
+      for (const property of frontend.children) {
         if (isQemu(property, 'property') && attr(property, 'name') === CLIQUE_PROPERTY && attr(property, 'type') !== 'remove') {
           facts.cliques.set(alias, { alias, clique: attr(property, 'value') ?? '', via: 'override', element: property });
         }
@@ -233,9 +233,9 @@ function readOverride(facts: DomainFacts, override: Element): void {
   }
 }
 
-function readCommandline(facts: DomainFacts, commandline: Element): void {
+function readCommandline(facts: DomainFacts, commandline: XmlElement): void {
   facts.qemuCommandline ??= commandline;
-  const args = [...childElements(commandline)].filter((a) => isQemu(a, 'arg'));
+  const args = commandline.children.filter((a) => isQemu(a, 'arg'));
   args.forEach((arg, i) => {
     const value = attr(arg, 'value') ?? '';
     facts.commandlineArgs.push({ value, element: arg });
@@ -249,37 +249,29 @@ function readCommandline(facts: DomainFacts, commandline: Element): void {
   });
 }
 
-function rootPrefixes(root: Element): Map<string, string> {
+function rootPrefixes(root: XmlElement): Map<string, string> {
   const prefixes = new Map<string, string>();
-  for (let i = 0; i < root.attributes.length; i++) {
-    const a = root.attributes[i];
-    if (a.name.startsWith('xmlns:')) prefixes.set(a.name.slice(6), a.value);
-  }
+  const pairs = root.attributePairs;
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i].startsWith('xmlns:')) prefixes.set(pairs[i].slice(6), pairs[i + 1]);
   return prefixes;
 }
 
 /** The quote character the document uses, judged from the start tag of `<os><type>` or the root. */
 function quoteStyle(facts: DomainFacts): "'" | '"' {
   for (const el of [facts.osType, facts.devices ? firstChildWithAttributes(facts.devices) : undefined, facts.root]) {
-    if (!el || el.attributes.length === 0) continue;
-    const start = elementOffset(el, facts.doc.lines);
-    const tag = facts.doc.body.slice(start, scanStartTag(facts.doc.body, start).end);
+    if (!el || el.attributeCount === 0) continue;
+    const tag = facts.doc.body.slice(el.start, el.end);
     const m = /=\s*(["'])/.exec(tag);
     if (m) return m[1] as "'" | '"';
   }
   return "'";
 }
 
-function firstChildWithAttributes(parent: Element): Element | undefined {
-  for (const el of childElements(parent)) if (el.attributes.length > 0) return el;
+function firstChildWithAttributes(parent: XmlElement): XmlElement | undefined {
+  for (const el of parent.children) if (el.attributeCount > 0) return el;
   return undefined;
 }
 
-/** Where an element sits in the original text. */
-export function spanOf(facts: DomainFacts, element: Element): ElementSpan {
-  return scanElement(facts.doc.body, elementOffset(element, facts.doc.lines));
-}
-
-export function positionOf(facts: DomainFacts, element: Element): { line: number; column: number } {
-  return facts.doc.lines.positionOf(elementOffset(element, facts.doc.lines));
+export function positionOf(facts: DomainFacts, element: XmlElement): { line: number; column: number } {
+  return facts.doc.lines.positionOf(element.start);
 }

@@ -1,33 +1,26 @@
-import type { Element } from '@xmldom/xmldom';
-/** Small DOM helpers: iterate children without NodeList allocations or recursion. */
+import type { XmlElement } from '../load/element';
+
 export const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 export const PASSTHROUGH_NS = 'urn:libvirt-passthrough:metadata:1';
 
-const ELEMENT_NODE = 1;
-
-export function* childElements(parent: Element): Generator<Element> {
-  for (let n = parent.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === ELEMENT_NODE) yield n as Element;
-  }
+export function childElements(parent: XmlElement): readonly XmlElement[] {
+  return parent.children;
 }
 
 /** First child element with this local name and no namespace (libvirt's own elements). */
-export function child(parent: Element, name: string): Element | undefined {
-  for (let n = parent.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === ELEMENT_NODE && (n as Element).localName === name && !(n as Element).namespaceURI) return n as Element;
-  }
+export function child(parent: XmlElement, name: string): XmlElement | undefined {
+  for (const el of parent.children) if (el.namespaceURI === null && el.localName === name) return el;
   return undefined;
 }
 
-export function isPlain(element: Element, name: string): boolean {
-  return element.localName === name && !element.namespaceURI;
+export function isPlain(element: XmlElement, name: string): boolean {
+  return element.namespaceURI === null && element.localName === name;
 }
 
-export function isQemu(element: Element, name: string): boolean {
-  return element.localName === name && element.namespaceURI === QEMU_NS;
+export function isQemu(element: XmlElement, name: string): boolean {
+  return element.namespaceURI === QEMU_NS && element.localName === name;
 }
 
-export function attr(element: Element | undefined, name: string): string | undefined {
-  if (!element || !element.hasAttribute(name)) return undefined;
-  return element.getAttribute(name) ?? undefined;
+export function attr(element: XmlElement | undefined, name: string): string | undefined {
+  return element?.getAttribute(name) ?? undefined;
 }

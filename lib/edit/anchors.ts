@@ -1,8 +1,7 @@
-import type { Element } from '@xmldom/xmldom';
-import { DomainFacts, spanOf } from '../domain/facts';
-import { childElements, isPlain } from '../domain/xml';
-import { elementOffset } from '../load/load';
-import { scanStartTag } from '../load/spans';
+import type { XmlElement } from '../load/element';
+import { DomainFacts } from '../domain/facts';
+import { isPlain } from '../domain/xml';
+import { indentAt } from '../load/lines';
 import { Lines, XmlStyle, placeLines } from '../render/style';
 import { Edit } from './splice';
 
@@ -16,13 +15,13 @@ export interface Insertion {
   blockStarts: number[];
 }
 
-export function indentOf(facts: DomainFacts, element: Element): string {
-  return facts.doc.lines.indentAt(elementOffset(element, facts.doc.lines));
+export function indentOf(facts: DomainFacts, element: XmlElement): string {
+  return indentAt(facts.doc.body, element.start);
 }
 
 /** One indentation level, guessed from how `<devices>` indents its children (magic-string's guessIndent, smaller). */
 export function guessIndentUnit(facts: DomainFacts): string {
-  const pairs: [Element | undefined, Element | undefined][] = [
+  const pairs: [XmlElement | undefined, XmlElement | undefined][] = [
     [facts.devices, facts.devices && firstChild(facts.devices)],
     [facts.root, firstChild(facts.root)],
   ];
@@ -35,46 +34,42 @@ export function guessIndentUnit(facts: DomainFacts): string {
   return '  ';
 }
 
-function firstChild(parent: Element): Element | undefined {
-  return childElements(parent).next().value ?? undefined;
+function firstChild(parent: XmlElement): XmlElement | undefined {
+  return parent.children[0];
 }
 
-function lastChild(parent: Element): Element | undefined {
-  let last: Element | undefined;
-  for (const el of childElements(parent)) last = el;
-  return last;
+function lastChild(parent: XmlElement): XmlElement | undefined {
+  return parent.children[parent.children.length - 1];
 }
 
 /** Replaces `element` with `lines`, written at the element's own indentation. */
-export function replaceElement(facts: DomainFacts, element: Element, lines: Lines, style: XmlStyle): Insertion {
-  const span = spanOf(facts, element);
+export function replaceElement(facts: DomainFacts, element: XmlElement, lines: Lines, style: XmlStyle): Insertion {
   const indent = indentOf(facts, element);
   const text = placeLines(lines, indent, style).slice(style.newline.length + indent.length);
-  return { edit: { start: span.start, end: span.elementEnd, text }, blockStarts: [0] };
+  return { edit: { start: element.start, end: element.elementEnd, text }, blockStarts: [0] };
 }
 
 /** Inserts blocks after `sibling`, at its indentation. */
-export function insertAfter(facts: DomainFacts, sibling: Element, blocks: Lines[], style: XmlStyle): Insertion {
-  const at = spanOf(facts, sibling).elementEnd;
+export function insertAfter(facts: DomainFacts, sibling: XmlElement, blocks: Lines[], style: XmlStyle): Insertion {
+  const at = sibling.elementEnd;
   return assemble({ start: at, end: at, text: '' }, indentOf(facts, sibling), blocks, style);
 }
 
 /** Inserts blocks as the last children of `parent` (after its last child element). */
-export function appendInside(facts: DomainFacts, parent: Element, blocks: Lines[], style: XmlStyle): Insertion {
+export function appendInside(facts: DomainFacts, parent: XmlElement, blocks: Lines[], style: XmlStyle): Insertion {
   const last = lastChild(parent);
   if (last) return insertAfter(facts, last, blocks, style);
   return insertFirst(facts, parent, blocks, style);
 }
 
 /** Inserts blocks as the first children of `parent`, opening it up when it is self-closing (`<devices/>`). */
-export function insertFirst(facts: DomainFacts, parent: Element, blocks: Lines[], style: XmlStyle): Insertion {
-  const span = spanOf(facts, parent);
+export function insertFirst(facts: DomainFacts, parent: XmlElement, blocks: Lines[], style: XmlStyle): Insertion {
   const outer = indentOf(facts, parent);
   const inner = outer + style.unit;
-  if (!span.selfClosing) return assemble({ start: span.end, end: span.end, text: '' }, inner, blocks, style);
+  if (!parent.selfClosing) return assemble({ start: parent.end, end: parent.end, text: '' }, inner, blocks, style);
   // Only `/` goes, so that removal can restore the tag byte for byte.
-  const openTag = facts.doc.body.slice(span.start, span.end).replace(/\/>$/, '>');
-  const insertion = assemble({ start: span.start, end: span.end, text: openTag }, inner, blocks, style);
+  const openTag = facts.doc.body.slice(parent.start, parent.end).replace(/\/>$/, '>');
+  const insertion = assemble({ start: parent.start, end: parent.end, text: openTag }, inner, blocks, style);
   insertion.edit.text += `${style.newline}${outer}</${parent.tagName}>`;
   return insertion;
 }
@@ -109,7 +104,7 @@ const AFTER_HOSTDEV = new Set([
 /** Where new hostdevs go: after the last `<hostdev>`, else before the devices that must stay last. */
 export function insertHostdevs(facts: DomainFacts, blocks: Lines[], style: XmlStyle): Insertion {
   if (!facts.devices) return insertDevicesElement(facts, blocks, style);
-  const devices = facts.deviceElements.filter((d) => d.parentNode === facts.devices);
+  const devices = facts.deviceElements.filter((d) => d.parent === facts.devices);
   const lastHostdev = [...devices].reverse().find((d) => isPlain(d, 'hostdev'));
   if (lastHostdev) return insertAfter(facts, lastHostdev, blocks, style);
   let cut = devices.length;
@@ -139,10 +134,9 @@ function insertDevicesElement(facts: DomainFacts, blocks: Lines[], style: XmlSty
 
 /** ` xmlns:qemu='…'` after the root start tag's last attribute. */
 export function declareOnRoot(facts: DomainFacts, prefix: string, uri: string, style: XmlStyle): Edit {
-  const start = elementOffset(facts.root, facts.doc.lines);
-  const tag = scanStartTag(facts.doc.body, start);
-  const text = facts.doc.body.slice(start, tag.end);
-  const close = tag.selfClosing ? 2 : 1;
-  const at = start + text.slice(0, text.length - close).trimEnd().length;
+  const root = facts.root;
+  const text = facts.doc.body.slice(root.start, root.end);
+  const close = root.selfClosing ? 2 : 1;
+  const at = root.start + text.slice(0, text.length - close).trimEnd().length;
   return { start: at, end: at, text: ` xmlns:${prefix}=${style.quote}${uri}${style.quote}` };
 }

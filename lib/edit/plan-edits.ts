@@ -1,6 +1,6 @@
-import type { Element } from '@xmldom/xmldom';
-import { DomainFacts, ExistingHostdev, MetadataGpu, positionOf, spanOf } from '../domain/facts';
-import { PASSTHROUGH_NS, QEMU_NS, childElements, isQemu } from '../domain/xml';
+import type { XmlElement } from '../load/element';
+import { DomainFacts, ExistingHostdev, MetadataGpu, positionOf } from '../domain/facts';
+import { PASSTHROUGH_NS, QEMU_NS, isQemu } from '../domain/xml';
 import { PassthroughError } from '../errors';
 import { formatPciAddress } from '../pci/address';
 import { OverrideStyle, PlannedHostdev } from '../plan/types';
@@ -147,7 +147,7 @@ function addAlias(facts: DomainFacts, planned: PlannedHostdev, existing: Existin
   const alias = planned.alias!;
   const owner = facts.aliases.get(alias);
   if (owner) throw conflict(facts, owner, `Alias ${alias} (hostdevs[${planned.index}]) is already used by another <${owner.tagName}>. Choose another alias.`);
-  const source = [...childElements(existing.element)].find((el) => el.localName === 'source' && !el.namespaceURI);
+  const source = existing.element.children.find((el) => el.localName === 'source' && !el.namespaceURI);
   const line: Lines = [[0, aliasLine(alias, style)[1]]];
   const insertion = source ? insertAfter(facts, source, [line], style) : insertFirst(facts, existing.element, [line], style);
   const edit = addInsertion(out, insertion);
@@ -155,7 +155,7 @@ function addAlias(facts: DomainFacts, planned: PlannedHostdev, existing: Existin
   return alias;
 }
 
-function conflict(facts: DomainFacts, element: Element, message: string): PassthroughError {
+function conflict(facts: DomainFacts, element: XmlElement, message: string): PassthroughError {
   return new PassthroughError('HOSTDEV_CONFLICT', message, positionOf(facts, element));
 }
 
@@ -204,7 +204,7 @@ function alreadySet(facts: DomainFacts, gpu: Gpu, overrideStyle: OverrideStyle, 
 }
 
 /** The prefix to write qemu elements with, declaring it on the root when the root has none. */
-function qemuPrefix(facts: DomainFacts, existing: Element | undefined, style: XmlStyle, out: EditPlan): string {
+function qemuPrefix(facts: DomainFacts, existing: XmlElement | undefined, style: XmlStyle, out: EditPlan): string {
   if (existing?.prefix) return existing.prefix;
   if (facts.qemuPrefixOnRoot) return facts.qemuPrefixOnRoot;
   if (out.qemuPrefix) return out.qemuPrefix;
@@ -227,7 +227,7 @@ function placeOverrides(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: E
       continue;
     }
     // The device already has other overrides: add the property beside them.
-    const frontend = [...childElements(device)].find((el) => isQemu(el, 'frontend'));
+    const frontend = device.children.find((el) => isQemu(el, 'frontend'));
     const p = device.prefix ?? prefix;
     const insertion = frontend
       ? appendInside(facts, frontend, [[[0, cliquePropertyLine(p, gpu.clique, style)]]], style)
@@ -326,7 +326,7 @@ function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle
   const hole: Lines = [[0, `<pcihole64${attributes([['unit', 'KiB']], style.quote)}>${window64GiB * 1024 * 1024}</pcihole64>`]];
   let insertion: Insertion;
   if (facts.pcieRoot) {
-    if (spanOf(facts, facts.pcieRoot).selfClosing) out.created.push('pcie-root-opened');
+    if (facts.pcieRoot.selfClosing) out.created.push('pcie-root-opened');
     insertion = appendInside(facts, facts.pcieRoot, [hole], style);
   } else {
     const controller = wrap(`<controller${attributes([['type', 'pci'], ['index', 0], ['model', 'pcie-root']], style.quote)}>`, '</controller>', hole);
@@ -361,8 +361,8 @@ function placeMetadata(facts: DomainFacts, gpus: Gpu[], mmioGiB: number | undefi
 function insertMetadataElement(facts: DomainFacts, lines: Lines, style: XmlStyle): Insertion {
   const block = wrap('<metadata>', '</metadata>', lines);
   const header = ['name', 'uuid', 'genid', 'title', 'description'];
-  let anchor: Element | undefined;
-  for (const el of childElements(facts.root)) if (!el.namespaceURI && header.includes(el.localName ?? '')) anchor = el;
+  let anchor: XmlElement | undefined;
+  for (const el of facts.root.children) if (!el.namespaceURI && header.includes(el.localName ?? '')) anchor = el;
   return anchor ? insertAfter(facts, anchor, [block], style) : insertFirst(facts, facts.root, [block], style);
 }
 

@@ -27,11 +27,12 @@ export class LineTable {
     }
     return { line: lo + 1, column: offset - this.starts[lo] + 1 };
   }
+}
 
-  /** The whitespace a line starts with: how the element on it is indented. */
-  indentAt(offset: number): string {
-    const lineStart = this.starts[this.positionOf(offset).line - 1];
-    const m = /^[ \t]*/.exec(this.text.slice(lineStart, offset));
-    return m ? m[0] : '';
-  }
+/** The spaces and tabs the line holding `offset` starts with: how the element on it is indented. */
+export function indentAt(text: string, offset: number): string {
+  const lineStart = Math.max(text.lastIndexOf('\n', offset - 1), text.lastIndexOf('\r', offset - 1)) + 1;
+  let end = lineStart;
+  while (end < offset && (text.charCodeAt(end) === 0x20 || text.charCodeAt(end) === 0x09)) end++;
+  return text.slice(lineStart, end);
 }
