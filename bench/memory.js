@@ -1,31 +1,69 @@
 'use strict';
-// Run by bench/run.js as `node --expose-gc --max-semi-space-size=512 bench/memory.js`: heap growth across one
-// call with no GC midway (all allocation, an upper bound of the peak), and the DOM xmldom keeps alive.
+// Run by bench/run.js in a fresh process, as `node --expose-gc FLAGS bench/memory.js MODE`:
+//   peak        with a 1 MB young generation (--max-semi-space-size=1), V8's GC profiler records the heap in use
+//               before every collection during one call; the peak is the largest of those and the heap at the
+//               end, above the heap before the call. Garbage is collected every ~1 MB, so this is the memory
+//               the call really needs, to within about 1 MB.
+//   allocation  with a 512 MB young generation (no GC midway), the heap growth across one call: everything it
+//               allocates, garbage included (an upper bound of the peak).
+// Each mode measures transformDomain on the 1 MB domain with a 64-GPU plan, xmldom's parse of the same text,
+// and what stays alive when the result is kept (the library's located element tree; xmldom's DOM).
+const v8 = require('node:v8');
 const { DOMParser } = require('@xmldom/xmldom');
 const { transformDomain } = require('..');
+const { loadDomainXml } = require('../dist/load/load');
 const { domainOfSize, gpuPlan } = require('./inputs');
 
 const xml = domainOfSize(1024);
 const plan = gpuPlan(64, 8);
-transformDomain(xml, plan);
-new DOMParser().parseFromString(xml, 'text/xml');
+const calls = {
+  transform: () => transformDomain(xml, plan),
+  parse: () => new DOMParser().parseFromString(xml, 'text/xml'),
+};
+for (const fn of Object.values(calls)) fn();
 
-function heapGrowth(fn) {
+// The result of the call being measured stays reachable until its measurement is over, and not after.
+let lastResult;
+
+function settle() {
+  lastResult = undefined;
   gc();
   gc();
-  const before = process.memoryUsage().heapUsed;
-  fn();
-  return process.memoryUsage().heapUsed - before;
+  return process.memoryUsage().heapUsed;
 }
 
-const transformBytes = heapGrowth(() => transformDomain(xml, plan));
-const parseBytes = heapGrowth(() => new DOMParser().parseFromString(xml, 'text/xml'));
-let kept;
-gc();
-gc();
-const base = process.memoryUsage().heapUsed;
-kept = new DOMParser().parseFromString(xml, 'text/xml');
-gc();
-gc();
-const liveDomBytes = process.memoryUsage().heapUsed - base;
-console.log(JSON.stringify({ inputBytes: Buffer.byteLength(xml), transformBytes, parseBytes, liveDomBytes, root: kept.documentElement.tagName }));
+function peakGrowth(fn) {
+  const before = settle();
+  const profiler = new v8.GCProfiler();
+  profiler.start();
+  const result = fn();
+  const atEnd = process.memoryUsage().heapUsed;
+  const { statistics } = profiler.stop();
+  const beforeEachGc = statistics.map((s) => s.beforeGC.heapStatistics.usedHeapSize);
+  lastResult = result;
+  return { bytes: Math.max(atEnd, ...beforeEachGc) - before, collections: statistics.length };
+}
+
+function allocation(fn) {
+  const before = settle();
+  const result = fn();
+  const bytes = process.memoryUsage().heapUsed - before;
+  lastResult = result;
+  return { bytes };
+}
+
+function retained(fn) {
+  const before = settle();
+  const result = fn();
+  const bytes = settle() - before;
+  lastResult = result;
+  return bytes;
+}
+
+const mode = process.argv[2];
+const measure = mode === 'peak' ? peakGrowth : allocation;
+const out = { mode, inputBytes: Buffer.byteLength(xml) };
+for (const [name, fn] of Object.entries(calls)) out[name] = measure(fn);
+out.liveTreeBytes = retained(() => loadDomainXml(xml));
+out.liveDomBytes = retained(() => calls.parse());
+console.log(JSON.stringify(out));
