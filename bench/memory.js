@@ -1,10 +1,10 @@
 'use strict';
 // Run by bench/run.js in a fresh process, as `node --expose-gc FLAGS bench/memory.js MODE`:
-//   peak        with a 1 MB young generation (--max-semi-space-size=1), V8's GC profiler records the heap in use
+//   peak        with 1 MB semi-spaces (--min/max-semi-space-size=1), V8's GC profiler records the heap in use
 //               before every collection during one call; the peak is the largest of those and the heap at the
 //               end, above the heap before the call. Garbage is collected every ~1 MB, so this is the memory
 //               the call really needs, to within about 1 MB.
-//   allocation  with a 512 MB young generation (no GC midway), the heap growth across one call: everything it
+//   allocation  with 256 MB semi-spaces fixed from the start (no GC midway), the heap growth across one call: everything it
 //               allocates, garbage included (an upper bound of the peak).
 // Each mode measures transformDomain on the 1 MB domain with a 64-GPU plan, xmldom's parse of the same text,
 // and what stays alive when the result is kept (the library's located element tree; xmldom's DOM).

@@ -75,12 +75,12 @@ function slope(rows, key) {
 /** Memory of one call on the 1 MB domain, each mode in a fresh process (see bench/memory.js). */
 function memory() {
   const run = (mode, semiSpaceMb) => {
-    const child = spawnSync(process.execPath, ['--expose-gc', `--max-semi-space-size=${semiSpaceMb}`, path.join(__dirname, 'memory.js'), mode], { encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--expose-gc', `--min-semi-space-size=${semiSpaceMb}`, `--max-semi-space-size=${semiSpaceMb}`, path.join(__dirname, 'memory.js'), mode], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(child.stderr);
     return JSON.parse(child.stdout);
   };
   const peak = run('peak', 1);
-  const all = run('allocation', 512);
+  const all = run('allocation', 256);
   const ratio = (bytes) => bytes / peak.inputBytes;
   return {
     peakRatio: ratio(peak.transform.bytes),

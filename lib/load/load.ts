@@ -76,7 +76,8 @@ function checkSize(xml: string, maxBytes: number): void {
   }
 }
 
-function rejectUnreadableText({ body, lines }: LocatedDocument): void {
+function rejectUnreadableText(doc: LocatedDocument): void {
+  const body = doc.body;
   if (body.startsWith('\uFFFE') || body.startsWith('\u00FF\u00FE') || body.startsWith('\u00FE\u00FF')) {
     throw new PassthroughError('XML_MALFORMED', 'The input looks like UTF-16 text; convert it to UTF-8 first.', {
       line: 1,
@@ -87,7 +88,7 @@ function rejectUnreadableText({ body, lines }: LocatedDocument): void {
   const bad = body.search(/[\u0000\uFFFD]/);
   if (bad >= 0) {
     const what = body.charCodeAt(bad) === 0 ? 'a NUL character' : 'U+FFFD (bytes that were not valid UTF-8)';
-    throw new PassthroughError('XML_MALFORMED', `The document contains ${what}; pass UTF-8 text.`, lines.positionOf(bad));
+    throw new PassthroughError('XML_MALFORMED', `The document contains ${what}; pass UTF-8 text.`, doc.lines.positionOf(bad));
   }
 }
 
