@@ -125,6 +125,7 @@ function main() {
   const vx = virtXml();
   const perKb = (r) => r.transformMs / r.kb;
   const perKbRatio = perKb(rows[rows.length - 1]) / perKb(rows[0]);
+  const bigEndPerKbRatio = perKb(rows[rows.length - 1]) / perKb(rows.find((r) => r.kb >= 1024));
   const parsePerKbRatio = rows[rows.length - 1].parseMs / rows[rows.length - 1].kb / (rows[0].parseMs / rows[0].kb);
 
   console.log(`node ${process.version}, ${os.cpus()[0].model}, ${process.execArgv.join(' ')}`);
@@ -135,7 +136,7 @@ function main() {
   console.log('\nscaling (64-GPU plan)\n      KB  devices   parse ms  transform ms  ratio');
   for (const r of rows) console.log(`${r.kb.toFixed(0).padStart(8)} ${String(r.devices).padStart(8)} ${f(r.parseMs).padStart(10)} ${f(r.transformMs).padStart(13)} ${f(r.ratio, 2).padStart(6)}`);
   console.log(`  slope (log time / log size): transform ${f(slope(rows, 'transformMs'), 2)}, parse ${f(slope(rows, 'parseMs'), 2)}`);
-  console.log(`  time per KB, largest / smallest: transform ${f(perKbRatio, 2)} (target <= 1.5), parse ${f(parsePerKbRatio, 2)}`);
+  console.log(`  time per KB, largest / smallest: transform ${f(perKbRatio, 2)} (target <= 1.5), parse ${f(parsePerKbRatio, 2)}; transform 4 MB / 1 MB ${f(bigEndPerKbRatio, 2)}`);
   console.log('\nmemory, 1 MB domain, as multiples of the input size');
   console.log(`  peak extra heap during one transform ${f(mem.peakRatio, 1)}x (target <= 10); xmldom parse alone ${f(mem.parsePeakRatio, 1)}x`);
   console.log(`  all allocation, garbage included: transform ${f(mem.allocatedRatio, 1)}x, xmldom parse ${f(mem.parseAllocatedRatio, 1)}x`);
@@ -145,7 +146,7 @@ function main() {
 
   const summary = {
     parseMs: +f(t.parseMs, 4), transformMs: +f(t.transformMs, 4), ratio: +f(t.ratio), emptyRatio: +f(t.emptyRatio),
-    transformsPerSecond: Math.round(t.perSecond), scalingSlope: +f(slope(rows, 'transformMs')), perKbRatio: +f(perKbRatio),
+    transformsPerSecond: Math.round(t.perSecond), scalingSlope: +f(slope(rows, 'transformMs')), perKbRatio: +f(perKbRatio), bigEndPerKbRatio: +f(bigEndPerKbRatio),
     parsePerKbRatio: +f(parsePerKbRatio), peakHeapRatio: +f(mem.peakRatio, 2), parsePeakHeapRatio: +f(mem.parsePeakRatio, 2),
     allocatedHeapRatio: +f(mem.allocatedRatio, 2), parseAllocatedHeapRatio: +f(mem.parseAllocatedRatio, 2), liveTreeRatio: +f(mem.liveTreeRatio, 2), liveDomRatio: +f(mem.liveDomRatio, 2), virtXmlRatio: vx && !vx.error ? Math.round(vx.ratio) : null,
   };
