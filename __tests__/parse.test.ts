@@ -31,8 +31,14 @@ describe('well-formed documents are accepted', () => {
     ['same local name in two namespaces', `<domain xmlns:a='urn:a' xmlns:b='urn:b'><x a:n='1' b:n='2' n='3'/></domain>`],
     ['whitespace inside tags', `<domain\n\ttype = "kvm"\r\n><a\n/></domain\n>`],
     ['"-" and "->" inside comments', `<domain><!-- a - b -> c --></domain>`],
+    ['a prefix named __proto__', `<domain xmlns:__proto__='urn:p'><__proto__:a/></domain>`],
   ])('%s', (_, xml) => {
     expect(parseXml(xml, 256).tagName).toBe('domain');
+  });
+
+  test('prefixes are looked up without any prototype: __proto__ binds, toString is undeclared', () => {
+    expect(parseXml(`<domain xmlns:__proto__='urn:p'><__proto__:a/></domain>`, 256).children[0].namespaceURI).toBe('urn:p');
+    expect(refusal(`<domain><toString:a/></domain>`).message).toMatch(/prefix toString of <toString:a> is not declared/);
   });
 });
 
