@@ -21,6 +21,8 @@ export interface EditPlan {
   qemuPrefix?: string;
   /** `<qemu:arg>` pairs waiting to be written into the one `<qemu:commandline>`, with the changes they carry. */
   pendingArgs: { lines: Lines; changes: Change[] }[];
+  /** A new pcie-root controller already written with the hostdevs (see placeHostdevs). */
+  rootControllerPlaced?: { edit: number; at: number };
   changes: { change: Change; edit?: number; at?: number }[];
   warnings: string[];
 }
@@ -37,7 +39,7 @@ export function planEdits(
   mmio?: { window64GiB: number },
 ): EditPlan {
   const out: EditPlan = { edits: [], created: [], pendingArgs: [], changes: [], warnings: [] };
-  const gpus = placeHostdevs(facts, hostdevs, style, out);
+  const gpus = placeHostdevs(facts, hostdevs, style, out, mmio?.window64GiB);
   if (gpus.length > 0) placeCliques(facts, gpus, style, overrideStyle, out);
   if (mmio) placeMmio(facts, mmio.window64GiB, style, out);
   writeCommandline(facts, style, out);
@@ -57,7 +59,7 @@ function addInsertion(out: EditPlan, insertion: Insertion): number {
 
 // ---- hostdevs ------------------------------------------------------------------------------
 
-function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], style: XmlStyle, out: EditPlan): Gpu[] {
+function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], style: XmlStyle, out: EditPlan, window64GiB?: number): Gpu[] {
   const existingBySource = new Map(facts.hostdevs.map((h) => [h.sourceKey, h]));
   const added: PlannedHostdev[] = [];
   const gpus: Gpu[] = [];
@@ -68,10 +70,15 @@ function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], style: Xm
     if (planned.gpudirect && alias) gpus.push({ alias, clique: planned.gpudirect.clique, planned });
   }
   if (added.length > 0) {
-    const insertion = insertHostdevs(facts, added.map((h) => hostdevLines(h, style)), style);
+    // Opening `<devices/>` (or creating `<devices>`) twice would overlap: a new pcie-root goes in the same insertion.
+    const controller = window64GiB !== undefined && needsRootController(facts) && (!facts.devices || facts.devices.selfClosing);
+    const blocks = [...(controller ? [rootControllerLines(window64GiB, style)] : []), ...added.map((h) => hostdevLines(h, style))];
+    const insertion = insertHostdevs(facts, blocks, style);
     const edit = addInsertion(out, insertion);
+    if (controller) out.rootControllerPlaced = { edit, at: insertion.blockStarts[0] };
+    const first = controller ? 1 : 0;
     added.forEach((h, i) =>
-      out.changes.push({ change: { kind: 'hostdev-added', address: h.addressKey, alias: h.alias }, edit, at: insertion.blockStarts[i] }),
+      out.changes.push({ change: { kind: 'hostdev-added', address: h.addressKey, alias: h.alias }, edit, at: insertion.blockStarts[first + i] }),
     );
   }
   return gpus;
@@ -323,18 +330,36 @@ function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle
     }
     return;
   }
-  const hole: Lines = [[0, `<pcihole64${attributes([['unit', 'KiB']], style.quote)}>${window64GiB * 1024 * 1024}</pcihole64>`]];
+  const change: Change = { kind: 'mmio-added', mmioWindowGiB: window64GiB };
+  if (out.rootControllerPlaced) {
+    out.created.push('pcie-root');
+    out.changes.push({ change, ...out.rootControllerPlaced });
+    return;
+  }
   let insertion: Insertion;
   if (facts.pcieRoot) {
     if (facts.pcieRoot.selfClosing) out.created.push('pcie-root-opened');
-    insertion = appendInside(facts, facts.pcieRoot, [hole], style);
+    insertion = appendInside(facts, facts.pcieRoot, [pcihole64Lines(window64GiB, style)], style);
   } else {
-    const controller = wrap(`<controller${attributes([['type', 'pci'], ['index', 0], ['model', 'pcie-root']], style.quote)}>`, '</controller>', hole);
+    const controller = rootControllerLines(window64GiB, style);
     insertion = facts.devices ? insertFirst(facts, facts.devices, [controller], style) : appendInside(facts, facts.root, [wrap('<devices>', '</devices>', controller)], style);
     out.created.push('pcie-root');
   }
   const edit = addInsertion(out, insertion);
-  out.changes.push({ change: { kind: 'mmio-added', mmioWindowGiB: window64GiB }, edit, at: insertion.blockStarts[0] });
+  out.changes.push({ change, edit, at: insertion.blockStarts[0] });
+}
+
+function needsRootController(facts: DomainFacts): boolean {
+  return !facts.pcieRoot && !facts.pcihole64;
+}
+
+function pcihole64Lines(window64GiB: number, style: XmlStyle): Lines {
+  return [[0, `<pcihole64${attributes([['unit', 'KiB']], style.quote)}>${window64GiB * 1024 * 1024}</pcihole64>`]];
+}
+
+/** `<controller type='pci' index='0' model='pcie-root'>` holding the `<pcihole64>` of the window. */
+function rootControllerLines(window64GiB: number, style: XmlStyle): Lines {
+  return wrap(`<controller${attributes([['type', 'pci'], ['index', 0], ['model', 'pcie-root']], style.quote)}>`, '</controller>', pcihole64Lines(window64GiB, style));
 }
 
 // ---- metadata ------------------------------------------------------------------------------
