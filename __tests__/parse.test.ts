@@ -124,6 +124,11 @@ describe('what the parser records', () => {
     expect(textContent(xml, os.children[0])).toBe('hvm');
   });
 
+  test('textContent takes descendants\' text and skips their tags, even with ">" in an attribute', () => {
+    const nested = `<domain><a>1<b c='>'>2<!-- x --><d/>&#51;</b><?p ?>4</a></domain>`;
+    expect(textContent(nested, parseXml(nested, 256).children[0])).toBe('1234');
+  });
+
   test('offsets delimit start tags, content and end tags', () => {
     const walk = (el: XmlElement): XmlElement[] => [el, ...el.children.flatMap(walk)];
     for (const el of walk(root)) expectSpans(xml, el);

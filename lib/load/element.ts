@@ -59,25 +59,37 @@ export const NO_CHILDREN: readonly XmlElement[] = Object.freeze([]);
  * descendants, references decoded, line ends normalised. The text was checked when it was parsed.
  */
 export function textContent(source: string, element: XmlElement): string {
-  const raw = source.slice(element.end, element.contentEnd).replace(/\r\n?/g, '\n');
-  if (!/[<&]/.test(raw)) return raw;
   let out = '';
-  const markup = /<!\[CDATA\[([\s\S]*?)\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<[^>]*>/g;
-  let last = 0;
-  for (let m = markup.exec(raw); m; m = markup.exec(raw)) {
-    out += decodeReferences(raw.slice(last, m.index)) + (m[1] ?? '');
-    last = m.index + m[0].length;
+  let at = element.end;
+  for (const child of element.children) {
+    out += characterData(source.slice(at, child.start)) + textContent(source, child);
+    at = child.elementEnd;
   }
-  return out + decodeReferences(raw.slice(last));
+  return out + characterData(source.slice(at, element.contentEnd));
 }
 
-const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+/** Text between tags: it may still hold comments, processing instructions and CDATA sections. */
+function characterData(raw: string): string {
+  const text = raw.replace(/\r\n?/g, '\n');
+  if (!/[<&]/.test(text)) return text;
+  let out = '';
+  const markup = /<!\[CDATA\[([\s\S]*?)\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+  let last = 0;
+  for (let m = markup.exec(text); m; m = markup.exec(text)) {
+    out += decodeReferences(text.slice(last, m.index)) + (m[1] ?? '');
+    last = m.index + m[0].length;
+  }
+  return out + decodeReferences(text.slice(last));
+}
+
+/** The five entities XML predefines; without a DTD there are no others. */
+export const PREDEFINED_ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
 
 /** Decodes the five predefined entities and character references of already-checked text. */
 export function decodeReferences(text: string): string {
   if (text.indexOf('&') < 0) return text;
   return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (_, ref: string) => {
-    if (ref[0] !== '#') return PREDEFINED[ref];
+    if (ref[0] !== '#') return PREDEFINED_ENTITIES[ref];
     return String.fromCodePoint(ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10));
   });
 }

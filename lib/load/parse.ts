@@ -1,4 +1,4 @@
-import { NO_CHILDREN, XmlElement, decodeReferences } from './element';
+import { NO_CHILDREN, PREDEFINED_ENTITIES, XmlElement, decodeReferences } from './element';
 
 /**
  * A strict, single-pass XML 1.0 + Namespaces parser for documents without a DTD, which is what
@@ -10,7 +10,7 @@ import { NO_CHILDREN, XmlElement, decodeReferences } from './element';
  * remembered between calls, so time is linear in the size of the document whatever its shape.
  */
 
-export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 
 export type XmlErrorKind = 'malformed' | 'doctype' | 'depth';
@@ -35,7 +35,6 @@ export function parseXml(text: string, maxDepth: number): XmlElement {
 type Scope = Record<string, string>;
 
 const NO_PAIRS: readonly string[] = Object.freeze([]);
-const PREDEFINED_ENTITIES = new Set(['lt', 'gt', 'amp', 'apos', 'quot']);
 const INVALID_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 const XML_DECLARATION =
   /<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>/y;
@@ -120,7 +119,7 @@ class XmlParser {
   private text(from: number, to: number): void {
     if (this.stack.length === 0) {
       const at = this.firstNonWhitespace(from, to);
-      if (at < to) throw this.error(`text ${clip(this.root ? 'after' : 'before')} the root element: a document holds one element and only comments around it`, at);
+      if (at < to) throw this.error(`text ${this.root ? 'after' : 'before'} the root element: a document holds one element and only comments around it`, at);
       return;
     }
     this.checkReferences(from, to);
@@ -149,7 +148,7 @@ class XmlParser {
     const nameEnd = this.scanName(amp + 1);
     if (nameEnd === amp + 1 || s.charCodeAt(nameEnd) !== CH_SEMI) throw this.error('a bare "&": write "&amp;"', amp);
     const name = s.slice(amp + 1, nameEnd);
-    if (!PREDEFINED_ENTITIES.has(name)) {
+    if (!Object.hasOwn(PREDEFINED_ENTITIES, name)) {
       throw this.error(`the entity &${clip(name)}; is not defined: without a DTD only &lt; &gt; &amp; &apos; &quot; and character references exist`, amp);
     }
     return nameEnd + 1;
@@ -158,14 +157,11 @@ class XmlParser {
   private characterReference(amp: number): number {
     const s = this.s;
     const hex = s.charCodeAt(amp + 2) === 0x78; /* x */
-    let i = amp + (hex ? 3 : 2);
-    let value = 0;
-    for (let c = s.charCodeAt(i); hex ? isHexDigit(c) : isDigit(c); c = s.charCodeAt(++i)) {
-      value = Math.min(value * (hex ? 16 : 10) + parseInt(String.fromCharCode(c), 16), 0x110000);
-    }
     const digitsStart = amp + (hex ? 3 : 2);
+    let i = digitsStart;
+    while (hex ? isHexDigit(s.charCodeAt(i)) : isDigit(s.charCodeAt(i))) i++;
     if (i === digitsStart || s.charCodeAt(i) !== CH_SEMI) throw this.error('a malformed character reference: write &#NNN; or &#xHHH;', amp);
-    if (!isXmlCharacter(value)) throw this.error(`the character reference ${clip(s.slice(amp, i + 1))} is not an XML character`, amp);
+    if (!isXmlCharacter(parseInt(s.slice(digitsStart, i), hex ? 16 : 10))) throw this.error(`the character reference ${clip(s.slice(amp, i + 1))} is not an XML character`, amp);
     return i + 1;
   }
 
@@ -264,7 +260,7 @@ class XmlParser {
       element.contentEnd = element.elementEnd = i;
     } else {
       if (this.stack.length >= this.maxDepth) {
-        throw this.error(`Elements nest more than ${clip(this.maxDepth)} deep; a libvirt domain never does (raise the maxDepth option if this is really one).`, lt, 'depth');
+        throw this.error(`Elements nest more than ${this.maxDepth} deep; a libvirt domain never does (raise the maxDepth option if this is really one).`, lt, 'depth');
       }
       this.stack.push(element);
       this.scopes.push(scope);
@@ -287,7 +283,7 @@ class XmlParser {
   /** Reads `name = 'value'` at `at` into `pairs`; returns the offset after the closing quote. */
   private attribute(at: number, tagName: string, pairs: string[]): number {
     const s = this.s;
-    const nameEnd = this.qualifiedName(at, `an attribute of <${tagName}>`);
+    const nameEnd = this.qualifiedName(at, 'an attribute', tagName);
     const name = this.intern(s.slice(at, nameEnd));
     const eq = this.skipWhitespace(nameEnd);
     if (s.charCodeAt(eq) !== CH_EQ) throw this.error(`the attribute ${clip(name)} of <${clip(tagName)}> has no value: write ${clip(name)}='…'`, nameEnd);
@@ -375,9 +371,9 @@ class XmlParser {
   }
 
   /** A Name per XML 1.0 that is also a QName (at most one colon, not at either end). */
-  private qualifiedName(at: number, what: string): number {
+  private qualifiedName(at: number, what: string, owner?: string): number {
     const end = this.scanName(at);
-    if (end === at) throw this.error(`expected the name of ${clip(what)}`, at);
+    if (end === at) throw this.error(`expected the name of ${what}${owner === undefined ? '' : ` of <${clip(owner)}>`}`, at);
     let colons = 0;
     let first = -1;
     for (let k = at; k < end; k++) {
@@ -415,9 +411,9 @@ class XmlParser {
 
 function namespaceDeclarationProblem(prefix: string, uri: string): string | undefined {
   if (prefix === 'xmlns') return 'the prefix xmlns cannot be declared';
-  if (prefix === 'xml' && uri !== XML_NS) return `the prefix xml is bound to ${clip(XML_NS)} and nothing else`;
-  if (prefix !== 'xml' && uri === XML_NS) return `only the prefix xml may be bound to ${clip(XML_NS)}`;
-  if (uri === XMLNS_NS) return `no prefix may be bound to ${clip(XMLNS_NS)}`;
+  if (prefix === 'xml' && uri !== XML_NS) return `the prefix xml is bound to ${XML_NS} and nothing else`;
+  if (prefix !== 'xml' && uri === XML_NS) return `only the prefix xml may be bound to ${XML_NS}`;
+  if (uri === XMLNS_NS) return `no prefix may be bound to ${XMLNS_NS}`;
   if (prefix !== '' && uri === '') return `xmlns:${clip(prefix)}='' cannot undeclare a prefix in XML 1.0`;
   return undefined;
 }
@@ -483,7 +479,6 @@ function hex4(code: number): string {
 }
 
 /** Names and values in messages are cut short: an error never echoes a hostile megabyte. */
-function clip(value: string | number): string {
-  const text = String(value);
+function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
