@@ -1,31 +1,31 @@
 /**
- * Offset <-> line/column for one text, the way xmldom's locator counts: a line break is
- * `\r\n`, `\r` or `\n`; columns are 1-based UTF-16 code units. Built once, O(log n) per lookup.
+ * Offset -> line/column for one text: a line break is `\r\n`, `\r` or `\n`; columns are 1-based
+ * UTF-16 code units. The table of line starts is built once, O(log n) per lookup.
  */
 export class LineTable {
-  private readonly starts: number[];
+  private lineStarts: number[] | undefined;
 
-  constructor(readonly text: string) {
+  constructor(readonly text: string) {}
+
+  /** Built on the first lookup: most documents are loaded and transformed without one. */
+  private get starts(): number[] {
+    if (this.lineStarts) return this.lineStarts;
     const starts = [0];
     const lineBreak = /\r\n?|\n/g;
-    for (let m = lineBreak.exec(text); m; m = lineBreak.exec(text)) starts.push(m.index + m[0].length);
-    this.starts = starts;
-  }
-
-  offsetOf(line: number, column: number): number {
-    const start = this.starts[Math.min(Math.max(line, 1), this.starts.length) - 1];
-    return start + Math.max(column, 1) - 1;
+    for (let m = lineBreak.exec(this.text); m; m = lineBreak.exec(this.text)) starts.push(m.index + m[0].length);
+    return (this.lineStarts = starts);
   }
 
   positionOf(offset: number): { line: number; column: number } {
+    const starts = this.starts;
     let lo = 0;
-    let hi = this.starts.length - 1;
+    let hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid] <= offset) lo = mid;
+      if (starts[mid] <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, column: offset - this.starts[lo] + 1 };
+    return { line: lo + 1, column: offset - starts[lo] + 1 };
   }
 }
 

@@ -20,8 +20,7 @@ export interface LocatedDocument {
   bom: string;
   /** The input without its BOM; every offset in the pipeline refers to this string. */
   body: string;
-  /** Line and column of offsets, built on first use (only errors and change reports need it). */
-  readonly lines: LineTable;
+  lines: LineTable;
   root: XmlElement;
 }
 
@@ -34,29 +33,17 @@ export function loadDomainXml(xml: unknown, options: LoadOptions = {}): LocatedD
   checkSize(xml, options.maxBytes ?? DEFAULT_MAX_BYTES);
   const bom = xml.startsWith(BOM) ? BOM : '';
   const body = bom ? xml.slice(1) : xml;
-  const doc = locatedDocument(bom, body);
-  rejectUnreadableText(doc);
-  doc.root = parseStrictly(doc, options.maxDepth ?? DEFAULT_MAX_DEPTH);
-  if (doc.root.localName !== 'domain' || doc.root.namespaceURI) {
+  const lines = new LineTable(body);
+  rejectUnreadableText(body, lines);
+  const root = parseStrictly(body, lines, options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  if (root.localName !== 'domain' || root.namespaceURI) {
     throw new PassthroughError(
       'NOT_A_DOMAIN',
-      `The root element is <${doc.root.tagName}>, not <domain>: pass the output of \`virsh dumpxml DOMAIN\`.`,
-      doc.lines.positionOf(doc.root.start),
+      `The root element is <${root.tagName}>, not <domain>: pass the output of \`virsh dumpxml DOMAIN\`.`,
+      lines.positionOf(root.start),
     );
   }
-  return doc;
-}
-
-function locatedDocument(bom: string, body: string): LocatedDocument {
-  let lines: LineTable | undefined;
-  return {
-    bom,
-    body,
-    get lines() {
-      return (lines ??= new LineTable(body));
-    },
-    root: undefined as unknown as XmlElement,
-  };
+  return { bom, body, lines, root };
 }
 
 function describe(value: unknown): string {
@@ -76,28 +63,26 @@ function checkSize(xml: string, maxBytes: number): void {
   }
 }
 
-function rejectUnreadableText(doc: LocatedDocument): void {
-  const body = doc.body;
+function rejectUnreadableText(body: string, lines: LineTable): void {
   if (body.startsWith('\uFFFE') || body.startsWith('\u00FF\u00FE') || body.startsWith('\u00FE\u00FF')) {
     throw new PassthroughError('XML_MALFORMED', 'The input looks like UTF-16 text; convert it to UTF-8 first.', {
       line: 1,
       column: 1,
     });
   }
-  // NUL never occurs in XML; U+FFFD is what a failed UTF-8 decode leaves behind.
-  const bad = body.search(/[\u0000\uFFFD]/);
+  // U+FFFD is valid XML but is what a failed UTF-8 decode leaves behind (the parser refuses NUL and other non-characters).
+  const bad = body.indexOf('\uFFFD');
   if (bad >= 0) {
-    const what = body.charCodeAt(bad) === 0 ? 'a NUL character' : 'U+FFFD (bytes that were not valid UTF-8)';
-    throw new PassthroughError('XML_MALFORMED', `The document contains ${what}; pass UTF-8 text.`, doc.lines.positionOf(bad));
+    throw new PassthroughError('XML_MALFORMED', 'The document contains U+FFFD (bytes that were not valid UTF-8); pass UTF-8 text.', lines.positionOf(bad));
   }
 }
 
-function parseStrictly(doc: LocatedDocument, maxDepth: number): XmlElement {
+function parseStrictly(body: string, lines: LineTable, maxDepth: number): XmlElement {
   try {
-    return parseXml(doc.body, maxDepth);
+    return parseXml(body, maxDepth);
   } catch (err) {
     if (!(err instanceof XmlSyntaxError)) throw err;
-    const at = doc.lines.positionOf(err.offset);
+    const at = lines.positionOf(err.offset);
     if (err.kind === 'doctype') throw new PassthroughError('XML_FORBIDDEN', err.message, at);
     if (err.kind === 'depth') throw new PassthroughError('XML_MALFORMED', err.message, at);
     throw new PassthroughError('XML_MALFORMED', `The domain XML is not well-formed: ${err.message}.`, at);
