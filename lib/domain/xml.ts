@@ -3,10 +3,6 @@ import type { XmlElement } from '../load/element';
 export const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 export const PASSTHROUGH_NS = 'urn:libvirt-passthrough:metadata:1';
 
-export function childElements(parent: XmlElement): readonly XmlElement[] {
-  return parent.children;
-}
-
 /** First child element with this local name and no namespace (libvirt's own elements). */
 export function child(parent: XmlElement, name: string): XmlElement | undefined {
   for (const el of parent.children) if (el.namespaceURI === null && el.localName === name) return el;

@@ -71,7 +71,7 @@ function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], style: Xm
   }
   if (added.length > 0) {
     // Opening `<devices/>` (or creating `<devices>`) twice would overlap: a new pcie-root goes in the same insertion.
-    const controller = window64GiB !== undefined && needsRootController(facts) && (!facts.devices || facts.devices.selfClosing);
+    const controller = window64GiB !== undefined && !facts.pcieRoot && (!facts.devices || facts.devices.selfClosing);
     const blocks = [...(controller ? [rootControllerLines(window64GiB, style)] : []), ...added.map((h) => hostdevLines(h, style))];
     const insertion = insertHostdevs(facts, blocks, style);
     const edit = addInsertion(out, insertion);
@@ -347,10 +347,6 @@ function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle
   }
   const edit = addInsertion(out, insertion);
   out.changes.push({ change, edit, at: insertion.blockStarts[0] });
-}
-
-function needsRootController(facts: DomainFacts): boolean {
-  return !facts.pcieRoot && !facts.pcihole64;
 }
 
 function pcihole64Lines(window64GiB: number, style: XmlStyle): Lines {
