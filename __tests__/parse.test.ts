@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PassthroughError, inspectDomain, removePassthrough, transformDomain } from '../lib';
 import { XmlElement, textContent } from '../lib/load/element';
+import { LoadOptions } from '../lib/load/load';
 import { XmlSyntaxError, parseXml } from '../lib/load/parse';
 import { corpusEntries, REPO } from './helpers/paths';
 
@@ -220,4 +222,80 @@ differential('agreement with libxml2 (xmllint) on mutated domains', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('the options argument of the API entry points', () => {
+  const domain = fs.readFileSync(path.join(REPO, 'examples', 'domain.xml'), 'utf8');
+  const plan = JSON.parse(fs.readFileSync(path.join(REPO, 'examples', '2gpu-k80.plan.json'), 'utf8'));
+  const entryPoints: Array<[string, (xml: string, options: unknown) => unknown]> = [
+    ['transformDomain', (xml, options) => transformDomain(xml, plan, options as LoadOptions)],
+    ['inspectDomain', (xml, options) => inspectDomain(xml, options as LoadOptions)],
+    ['removePassthrough', (xml, options) => removePassthrough(xml, undefined, options as LoadOptions)],
+  ];
+  const refusedOptions: Array<[string, unknown, RegExp]> = [
+    ['null', null, /options as an object \(or nothing\), got null/],
+    ['a string', 'fast', /options as an object \(or nothing\), got string/],
+    ['an array', [], /options as an object \(or nothing\), got an array/],
+    ['maxDepth NaN', { maxDepth: NaN }, /maxDepth option must be a positive whole number \(default 256\), got NaN/],
+    ['maxDepth Infinity', { maxDepth: Infinity }, /maxDepth .* got Infinity/],
+    ['maxDepth negative', { maxDepth: -1 }, /maxDepth .* got -1/],
+    ['maxDepth zero', { maxDepth: 0 }, /maxDepth .* got 0/],
+    ['maxDepth fractional', { maxDepth: 2.5 }, /maxDepth .* got 2.5/],
+    ['maxDepth as a string', { maxDepth: '300' }, /maxDepth .* got "300"/],
+    ['maxDepth null', { maxDepth: null }, /maxDepth .* got null/],
+    ['maxBytes NaN', { maxBytes: NaN }, /maxBytes option must be a positive whole number \(default 16777216\), got NaN/],
+    ['maxBytes Infinity', { maxBytes: Infinity }, /maxBytes .* got Infinity/],
+    ['maxBytes negative', { maxBytes: -5 }, /maxBytes .* got -5/],
+    ['maxBytes beyond safe integers', { maxBytes: 2 ** 60 }, /maxBytes .* got 1152921504606847000/],
+    ['maxBytes as a huge string', { maxBytes: 'x'.repeat(10_000) }, /maxBytes .* got "x{40}…"; leave it out/],
+  ];
+  const cases = entryPoints.flatMap(([name, call]) => refusedOptions.map(([what, options, message]) => [name, what, call, options, message] as const));
+
+  test.each(cases)('%s refuses %s with INPUT_INVALID', (_, __, call, options, message) => {
+    let thrown: unknown;
+    try {
+      call(domain, options);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(PassthroughError);
+    expect((thrown as PassthroughError).code).toBe('INPUT_INVALID');
+    expect((thrown as PassthroughError).message).toMatch(message);
+  });
+
+  test.each(entryPoints)('%s takes undefined, {} and whole-number limits', (_, call) => {
+    expect(() => call(domain, undefined)).not.toThrow();
+    expect(() => call(domain, {})).not.toThrow();
+    expect(() => call(domain, { maxDepth: 8, maxBytes: domain.length })).not.toThrow();
+    expect(() => call(domain, { maxDepth: 2 })).toThrow(/nest more than 2 deep/);
+  });
+});
+
+describe('a raised maxDepth: 100,000 nested elements without recursion', () => {
+  const DEPTH = 100_000;
+  const domain = fs.readFileSync(path.join(REPO, 'examples', 'domain.xml'), 'utf8');
+  const nest = (inner: string): string => `${'<a>'.repeat(DEPTH)}${inner}${'</a>'.repeat(DEPTH)}`;
+  // Deep elements where facts are read as text (<name>, <loader>), and under <devices> and <metadata>.
+  const deep = domain
+    .replace('<name>vm-name</name>', `<name>vm-${nest('na&amp;me')}</name>`)
+    .replace('<boot dev=\'hd\'/>', `<boot dev='hd'/><loader>${nest('/usr/share/OVMF/OVMF_CODE.fd')}</loader>`)
+    .replace('</devices>', `<x>${nest('')}</x></devices><metadata><y xmlns='urn:y'>${nest('z')}</y></metadata>`);
+  const options = { maxDepth: DEPTH + 10 };
+  const plan = JSON.parse(fs.readFileSync(path.join(REPO, 'examples', '2gpu-k80.plan.json'), 'utf8'));
+
+  test('textContent of the deep element', () => {
+    const root = parseXml(deep, DEPTH + 10);
+    expect(textContent(deep, root.children.find((e) => e.tagName === 'name')!)).toBe('vm-na&me');
+  });
+
+  test('inspectDomain, transformDomain and removePassthrough', () => {
+    expect(inspectDomain(deep, options).name).toBe('vm-na&me');
+    const out = transformDomain(deep, plan, options);
+    expect(out).toContain("<alias name='ua-gpu0'/>");
+    expect(removePassthrough(out, undefined, options)).toBe(deep);
+  });
+
+  test('the default limit still refuses it', () => {
+    expect(() => inspectDomain(deep)).toThrow(/nest more than 256 deep/);
+  });
 });

@@ -59,13 +59,28 @@ export const NO_CHILDREN: readonly XmlElement[] = Object.freeze([]);
  * descendants, references decoded, line ends normalised. The text was checked when it was parsed.
  */
 export function textContent(source: string, element: XmlElement): string {
+  // A walk with an explicit stack: a caller may raise maxDepth far beyond what recursion survives.
   let out = '';
   let at = element.end;
-  for (const child of element.children) {
-    out += characterData(source.slice(at, child.start)) + textContent(source, child);
-    at = child.elementEnd;
+  const open: XmlElement[] = [element];
+  const nextChild: number[] = [0];
+  while (open.length > 0) {
+    const top = open.length - 1;
+    const el = open[top];
+    const child = el.children[nextChild[top]++];
+    if (child) {
+      out += characterData(source.slice(at, child.start));
+      at = child.end;
+      open.push(child);
+      nextChild.push(0);
+    } else {
+      out += characterData(source.slice(at, el.contentEnd));
+      at = el.elementEnd;
+      open.pop();
+      nextChild.pop();
+    }
   }
-  return out + characterData(source.slice(at, element.contentEnd));
+  return out;
 }
 
 /** Text between tags: it may still hold comments, processing instructions and CDATA sections. */

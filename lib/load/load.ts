@@ -1,16 +1,16 @@
 import { PassthroughError } from '../errors';
 import { XmlElement } from './element';
 import { LineTable } from './lines';
-import { XmlSyntaxError, parseXml } from './parse';
+import { XmlSyntaxError, clip, parseXml } from './parse';
 
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 /** libvirt domains nest about 8 deep; anything near this is not a domain. */
 export const DEFAULT_MAX_DEPTH = 256;
 
 export interface LoadOptions {
-  /** Refuse documents larger than this many UTF-8 bytes (default 16 MiB). */
+  /** Refuse documents larger than this many UTF-8 bytes (default 16 MiB). A positive whole number, or `INPUT_INVALID`. */
   maxBytes?: number;
-  /** Refuse documents whose elements nest deeper than this (default 256). */
+  /** Refuse documents whose elements nest deeper than this (default 256). A positive whole number, or `INPUT_INVALID`. */
   maxDepth?: number;
 }
 
@@ -26,16 +26,17 @@ export interface LocatedDocument {
 
 const BOM = '\uFEFF';
 
-export function loadDomainXml(xml: unknown, options: LoadOptions = {}): LocatedDocument {
+export function loadDomainXml(xml: unknown, options: LoadOptions | undefined = {}): LocatedDocument {
   if (typeof xml !== 'string') {
     throw new PassthroughError('INPUT_INVALID', `Expected the domain XML as a string, got ${describe(xml)}.`);
   }
-  checkSize(xml, options.maxBytes ?? DEFAULT_MAX_BYTES);
+  const { maxBytes, maxDepth } = readLoadOptions(options);
+  checkSize(xml, maxBytes);
   const bom = xml.startsWith(BOM) ? BOM : '';
   const body = bom ? xml.slice(1) : xml;
   const lines = new LineTable(body);
   rejectUnreadableText(body, lines);
-  const root = parseStrictly(body, lines, options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const root = parseStrictly(body, lines, maxDepth);
   if (root.localName !== 'domain' || root.namespaceURI) {
     throw new PassthroughError(
       'NOT_A_DOMAIN',
@@ -44,6 +45,27 @@ export function loadDomainXml(xml: unknown, options: LoadOptions = {}): LocatedD
     );
   }
   return { bom, body, lines, root };
+}
+
+/**
+ * The options argument as given by a caller who may not be using TypeScript: `null`, a string or a
+ * limit that is not a positive whole number (NaN or Infinity would silently remove it) is refused.
+ */
+function readLoadOptions(options: unknown): Required<LoadOptions> {
+  if (options === undefined) return { maxBytes: DEFAULT_MAX_BYTES, maxDepth: DEFAULT_MAX_DEPTH };
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new PassthroughError('INPUT_INVALID', `Expected the options as an object (or nothing), got ${Array.isArray(options) ? 'an array' : describe(options)}.`);
+  }
+  const given = options as Record<string, unknown>;
+  return { maxBytes: limit(given, 'maxBytes', DEFAULT_MAX_BYTES), maxDepth: limit(given, 'maxDepth', DEFAULT_MAX_DEPTH) };
+}
+
+function limit(options: Record<string, unknown>, name: keyof LoadOptions, fallback: number): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  const shown = typeof value === 'number' ? String(value) : typeof value === 'string' ? JSON.stringify(clip(value)) : describe(value);
+  throw new PassthroughError('INPUT_INVALID', `The ${name} option must be a positive whole number (default ${fallback}), got ${shown}; leave it out for the default.`);
 }
 
 function describe(value: unknown): string {

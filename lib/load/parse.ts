@@ -479,6 +479,6 @@ function hex4(code: number): string {
 }
 
 /** Names and values in messages are cut short: an error never echoes a hostile megabyte. */
-function clip(text: string): string {
+export function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
