@@ -107,6 +107,7 @@ function parseStrictly(body: string, lines: LineTable, maxDepth: number): XmlEle
     const at = lines.positionOf(err.offset);
     if (err.kind === 'doctype') throw new PassthroughError('XML_FORBIDDEN', err.message, at);
     if (err.kind === 'depth') throw new PassthroughError('XML_MALFORMED', err.message, at);
+    if (err.kind === 'limit') throw new PassthroughError('XML_TOO_LARGE', `The domain XML holds ${err.message}.`, at);
     throw new PassthroughError('XML_MALFORMED', `The domain XML is not well-formed: ${err.message}.`, at);
   }
 }

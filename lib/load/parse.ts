@@ -1,10 +1,13 @@
+import { declaredEncodingProblem } from './decode';
 import { NO_CHILDREN, PREDEFINED_ENTITIES, XmlElement, decodeReferences } from './element';
 
 /**
  * A strict, single-pass XML 1.0 + Namespaces parser for documents without a DTD, which is what
- * libvirt writes. It checks well-formedness as libxml2 (libvirt's parser) does — plus namespace
- * errors, which libxml2 only warns about — and keeps nothing but elements, their attributes and
- * their offsets in the text: the splice needs positions, not a DOM.
+ * libvirt writes. It checks well-formedness as libxml2 (libvirt's parser) does, with libxml2's
+ * size limits, plus the namespace errors that change what a name means (an undeclared or empty
+ * prefix, a QName whose local part is not a name), which libxml2 reports without failing (see
+ * docs/design.md, "Namespace errors"). It keeps nothing but elements, their attributes and their
+ * offsets in the text: the splice needs positions, not a DOM.
  *
  * Every scan moves forward through the text, and searches for the next `&` or `]]>` are
  * remembered between calls, so time is linear in the size of the document whatever its shape.
@@ -13,7 +16,7 @@ import { NO_CHILDREN, PREDEFINED_ENTITIES, XmlElement, decodeReferences } from '
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 
-export type XmlErrorKind = 'malformed' | 'doctype' | 'depth';
+export type XmlErrorKind = 'malformed' | 'doctype' | 'depth' | 'limit';
 
 export class XmlSyntaxError extends Error {
   constructor(
@@ -37,7 +40,11 @@ type Scope = Record<string, string>;
 const NO_PAIRS: readonly string[] = Object.freeze([]);
 const INVALID_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 const XML_DECLARATION =
-  /<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>/y;
+  /<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"([A-Za-z][A-Za-z0-9._-]*)"|'([A-Za-z][A-Za-z0-9._-]*)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*\?>/y;
+
+/** libxml2's limits without XML_PARSE_HUGE, which libvirt does not set; in UTF-8 bytes, as libxml2 counts. */
+export const MAX_NAME_BYTES = 50_000; // XML_MAX_NAME_LENGTH
+export const MAX_TEXT_BYTES = 10_000_000; // XML_MAX_TEXT_LENGTH
 
 const CH_TAB = 0x09;
 const CH_LF = 0x0a;
@@ -111,7 +118,11 @@ class XmlParser {
   private xmlDeclaration(): number {
     if (!this.s.startsWith('<?xml') || isNameCode(this.s.charCodeAt(5))) return 0;
     XML_DECLARATION.lastIndex = 0;
-    if (!XML_DECLARATION.test(this.s)) throw this.error(`the XML declaration is malformed; libvirt writes none, or <?xml version='1.0' encoding='UTF-8'?>`, 0);
+    const declaration = XML_DECLARATION.exec(this.s);
+    if (!declaration) throw this.error(`the XML declaration is malformed; libvirt writes none, or <?xml version='1.0' encoding='UTF-8'?>`, 0);
+    const label = declaration[1] ?? declaration[2];
+    const problem = label === undefined ? undefined : declaredEncodingProblem(label, this.s);
+    if (problem) throw this.error(problem.message, problem.offset ?? declaration[0].indexOf(label!));
     return XML_DECLARATION.lastIndex;
   }
 
@@ -125,6 +136,18 @@ class XmlParser {
     this.checkReferences(from, to);
     if (this.nextCdataEnd < from) this.nextCdataEnd = indexOrEnd(this.s, ']]>', from);
     if (this.nextCdataEnd < to) throw this.error('"]]>" is not allowed in text: write "]]&gt;"', this.nextCdataEnd);
+    // libxml2 counts a text node after references are decoded and line ends normalised.
+    if (to - from > MAX_TEXT_BYTES / 3 && utf8Length(decodeReferences(this.s.slice(from, to).replace(/\r\n?/g, '\n'))) > MAX_TEXT_BYTES) {
+      throw this.tooLong('a text', from);
+    }
+  }
+
+  private tooLong(what: string, offset: number): XmlSyntaxError {
+    return this.error(`${what} of more than ${MAX_TEXT_BYTES.toLocaleString('en')} bytes: libvirt's XML parser (libxml2, without XML_PARSE_HUGE) refuses it`, offset, 'limit');
+  }
+
+  private checkTextLength(from: number, to: number, what: string, offset: number): void {
+    if (to - from > MAX_TEXT_BYTES / 3 && utf8Length(this.s.slice(from, to)) > MAX_TEXT_BYTES) throw this.tooLong(what, offset);
   }
 
   private firstNonWhitespace(from: number, to: number): number {
@@ -185,6 +208,7 @@ class XmlParser {
     const dashes = this.s.indexOf('--', lt + 4);
     if (dashes < 0) throw this.error('the comment is never closed with "-->"', lt);
     if (this.s.charCodeAt(dashes + 2) !== CH_GT) throw this.error('"--" is not allowed inside a comment', dashes);
+    this.checkTextLength(lt + 4, dashes, 'a comment', lt);
     return dashes + 3;
   }
 
@@ -192,6 +216,7 @@ class XmlParser {
     if (this.stack.length === 0) throw this.error('a CDATA section outside the root element', lt);
     const end = this.s.indexOf(']]>', lt + 9);
     if (end < 0) throw this.error('the CDATA section is never closed with "]]>"', lt);
+    this.checkTextLength(lt + 9, end, 'a CDATA section', lt);
     return end + 3;
   }
 
@@ -200,11 +225,13 @@ class XmlParser {
     const targetEnd = this.scanName(lt + 2);
     const target = s.slice(lt + 2, targetEnd);
     if (targetEnd === lt + 2 || target.includes(':')) throw this.error('a processing instruction needs a target name without ":"', lt);
+    this.checkNameLength(lt + 2, targetEnd);
     if (target.toLowerCase() === 'xml') throw this.error('the XML declaration is only allowed at the very start of the document', lt);
     if (s.startsWith('?>', targetEnd)) return targetEnd + 2;
     if (!isWhitespace(s.charCodeAt(targetEnd))) throw this.error(`the processing instruction <?${clip(target)} needs a space after its target`, targetEnd);
     const end = s.indexOf('?>', targetEnd);
     if (end < 0) throw this.error('the processing instruction is never closed with "?>"', lt);
+    this.checkTextLength(this.skipWhitespace(targetEnd), end, 'a processing instruction', lt);
     return end + 2;
   }
 
@@ -291,6 +318,7 @@ class XmlParser {
     const quote = s.charCodeAt(open);
     if (quote !== CH_APOS && quote !== CH_QUOTE) throw this.error(`the value of ${clip(name)} on <${clip(tagName)}> must be in quotes`, open);
     const close = this.attributeValueEnd(open + 1, quote, name);
+    this.checkTextLength(open + 1, close, `the value of ${clip(name)}`, open);
     if (this.seenBefore(pairs, name)) throw this.error(`the attribute ${clip(name)} appears twice on <${clip(tagName)}>`, at);
     pairs.push(name, attributeValue(s.slice(open + 1, close)));
     return close + 1;
@@ -382,7 +410,25 @@ class XmlParser {
     if (colons > 1 || first === at || (colons === 1 && first === end - 1)) {
       throw this.error(`the name ${clip(this.s.slice(at, end))} is not a valid qualified name (one ":" at most, between two names)`, at);
     }
+    // libxml2 reads `p:1b` as an unprefixed name "p:1b" in no namespace ("Failed to parse QName").
+    if (colons === 1 && !isNameStartCode(this.s.codePointAt(first + 1)!)) {
+      throw this.error(`the name ${clip(this.s.slice(at, end))} is not a valid qualified name: the part after ":" must start with a letter or "_"`, at);
+    }
+    if (end - at > MAX_NAME_BYTES / 3) {
+      if (colons === 1) {
+        this.checkNameLength(at, first);
+        this.checkNameLength(first + 1, end);
+      } else {
+        this.checkNameLength(at, end);
+      }
+    }
     return end;
+  }
+
+  private checkNameLength(from: number, to: number): void {
+    if (to - from > MAX_NAME_BYTES / 3 && utf8Length(this.s.slice(from, to)) > MAX_NAME_BYTES) {
+      throw this.error(`a name of more than ${MAX_NAME_BYTES.toLocaleString('en')} bytes (${clip(this.s.slice(from, to))}): libvirt's XML parser (libxml2, without XML_PARSE_HUGE) refuses it`, from, 'limit');
+    }
   }
 
   /** The end of the XML Name starting at `at` (`at` itself when there is none). */
@@ -422,6 +468,10 @@ function namespaceDeclarationProblem(prefix: string, uri: string): string | unde
 function attributeValue(raw: string): string {
   if (!/[\t\n\r&]/.test(raw)) return raw;
   return decodeReferences(raw.replace(/\r\n|[\t\n\r]/g, ' '));
+}
+
+function utf8Length(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
 
 function indexOrEnd(s: string, token: string, from: number): number {
