@@ -141,6 +141,12 @@ describe('bytes in another encoding than UTF-8 (the CLI reads files and stdin as
     expect((thrown as PassthroughError).message).toMatch(message);
   });
 
+  test('a UTF-8 byte order mark with another encoding declared is refused (W3C hst-lhs-007)', () => {
+    const xml = `\uFEFF<?xml version='1.0' encoding='iso-8859-1'?><domain/>`;
+    expect(() => inspectDomain(xml)).toThrow(/starts with a UTF-8 byte order mark but the XML declaration says encoding='iso-8859-1'; declare encoding='UTF-8'/);
+    expect(() => inspectDomain(`\uFEFF<?xml version='1.0' encoding='UTF-8'?><domain/>`)).not.toThrow();
+  });
+
   test('declared ISO-8859-1 over ASCII bytes is read (the same bytes as UTF-8)', () => {
     const xml = `<?xml version='1.0' encoding='ISO-8859-1'?><domain/>`;
     expect(parseXml(decodeXmlBytes(Buffer.from(xml, 'latin1')), 256).tagName).toBe('domain');

@@ -38,9 +38,10 @@ const ASCII_COMPATIBLE_LABEL = /^(?:us-ascii|ascii|iso[-_]?8859-(?:[1-9]|1[0-6])
  * string carries no bytes to decode, and what this library writes back is UTF-8: it refuses instead
  * of producing a document whose declaration lies (docs/errors.md, XML_MALFORMED).
  */
-export function declaredEncodingProblem(label: string, text: string): { message: string; offset?: number } | undefined {
+export function declaredEncodingProblem(label: string, text: string, afterUtf8Bom: boolean): { message: string; offset?: number } | undefined {
   if (UTF8_LABEL.test(label)) return undefined;
   const shown = clipLabel(label);
+  if (afterUtf8Bom) return { message: `the text starts with a UTF-8 byte order mark but the XML declaration says encoding='${shown}'; declare encoding='UTF-8'` };
   if (WIDE_LABEL.test(label)) {
     return { message: `the XML declaration says encoding='${shown}' but the text is UTF-8 (libxml2 refuses it: "Document labelled UTF-16 but has UTF-8 content"); declare encoding='UTF-8'` };
   }

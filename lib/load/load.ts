@@ -36,7 +36,7 @@ export function loadDomainXml(xml: unknown, options: LoadOptions | undefined = {
   const body = bom ? xml.slice(1) : xml;
   const lines = new LineTable(body);
   rejectUnreadableText(body, lines);
-  const root = parseStrictly(body, lines, maxDepth);
+  const root = parseStrictly(body, lines, maxDepth, bom !== '');
   if (root.localName !== 'domain' || root.namespaceURI) {
     throw new PassthroughError(
       'NOT_A_DOMAIN',
@@ -99,9 +99,9 @@ function rejectUnreadableText(body: string, lines: LineTable): void {
   }
 }
 
-function parseStrictly(body: string, lines: LineTable, maxDepth: number): XmlElement {
+function parseStrictly(body: string, lines: LineTable, maxDepth: number, afterUtf8Bom: boolean): XmlElement {
   try {
-    return parseXml(body, maxDepth);
+    return parseXml(body, maxDepth, afterUtf8Bom);
   } catch (err) {
     if (!(err instanceof XmlSyntaxError)) throw err;
     const at = lines.positionOf(err.offset);

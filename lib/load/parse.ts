@@ -30,8 +30,9 @@ export class XmlSyntaxError extends Error {
   }
 }
 
-export function parseXml(text: string, maxDepth: number): XmlElement {
-  return new XmlParser(text, maxDepth).parseDocument();
+/** `afterUtf8Bom`: the text came after a UTF-8 byte order mark (which is not part of it). */
+export function parseXml(text: string, maxDepth: number, afterUtf8Bom = false): XmlElement {
+  return new XmlParser(text, maxDepth, afterUtf8Bom).parseDocument();
 }
 
 /** Namespace bindings in scope, as a prototype chain: `''` is the default namespace. */
@@ -78,6 +79,7 @@ class XmlParser {
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
+    private readonly afterUtf8Bom: boolean,
   ) {
     const top: Scope = Object.create(null);
     top.xml = XML_NS;
@@ -121,7 +123,7 @@ class XmlParser {
     const declaration = XML_DECLARATION.exec(this.s);
     if (!declaration) throw this.error(`the XML declaration is malformed; libvirt writes none, or <?xml version='1.0' encoding='UTF-8'?>`, 0);
     const label = declaration[1] ?? declaration[2];
-    const problem = label === undefined ? undefined : declaredEncodingProblem(label, this.s);
+    const problem = label === undefined ? undefined : declaredEncodingProblem(label, this.s, this.afterUtf8Bom);
     if (problem) throw this.error(problem.message, problem.offset ?? declaration[0].indexOf(label!));
     return XML_DECLARATION.lastIndex;
   }
