@@ -71,12 +71,13 @@ describe('XML that must be refused', () => {
   });
 
   test.each([
-    ['a megabyte element name left open', `<domain><${'n'.repeat(1_000_000)}></domain>`],
-    ['a megabyte attribute name repeated', `<domain ${'a'.repeat(1_000_000)}='1' ${'a'.repeat(1_000_000)}='2'/>`],
-    ['a megabyte entity name', `<domain>&${'e'.repeat(1_000_000)};</domain>`],
-  ])('error messages never echo megabytes of markup: %s', (_, xml) => {
+    // Names over 50,000 bytes are over libxml2's limit (XML_TOO_LARGE) before anything else is wrong with them.
+    ['a megabyte element name left open', `<domain><${'n'.repeat(1_000_000)}></domain>`, 'XML_TOO_LARGE'],
+    ['a megabyte attribute name repeated', `<domain ${'a'.repeat(1_000_000)}='1' ${'a'.repeat(1_000_000)}='2'/>`, 'XML_TOO_LARGE'],
+    ['a megabyte entity name', `<domain>&${'e'.repeat(1_000_000)};</domain>`, 'XML_MALFORMED'],
+  ])('error messages never echo megabytes of markup: %s', (_, xml, code) => {
     const err = refusal(() => transformDomain(xml, npu));
-    expect(err.code).toBe('XML_MALFORMED');
+    expect(err.code).toBe(code);
     expect(err.message.length).toBeLessThan(600);
   });
 });
