@@ -437,6 +437,17 @@ describe('a raised maxDepth: 100,000 nested elements without recursion', () => {
     expect(removePassthrough(out, undefined, options)).toBe(deep);
   });
 
+  test.each([
+    ['<qemu:override>', undefined, '</qemu:override>'],
+    ['<qemu:commandline> (-set, libvirt 7.0)', { libvirt: '7.0.0', qemu: '5.2.0' }, '</qemu:commandline>'],
+  ])('removePassthrough with deep elements inside %s', (_, target, closing) => {
+    const out = transformDomain(domain, target ? { ...plan, target } : plan);
+    const deepOut = out.replace(closing, `<x>${nest('')}</x>${closing}`);
+    const removed = removePassthrough(deepOut, undefined, options);
+    expect(removed).toContain(`<x>${nest('')}</x>`);
+    expect(removed).not.toContain('x-nv-gpudirect-clique');
+  });
+
   test('the default limit still refuses it', () => {
     expect(() => inspectDomain(deep)).toThrow(/nest more than 256 deep/);
   });

@@ -117,9 +117,26 @@ function commandlineRemovals(facts: DomainFacts, aliases: Set<string>, removeMmi
 
 /** The topmost elements to remove so that no container is left without element children. */
 function collapse(container: XmlElement, doomed: Set<XmlElement>): XmlElement[] {
-  const gone = (el: XmlElement): boolean => doomed.has(el) || (el.children.length > 0 && el.children.every(gone));
-  const pick = (el: XmlElement): XmlElement[] => (gone(el) ? [el] : el.children.flatMap(pick));
-  return doomed.size === 0 ? [] : pick(container);
+  if (doomed.size === 0) return [];
+  // Without recursion: a caller may raise maxDepth far beyond what the call stack survives.
+  const preorder: XmlElement[] = [];
+  for (const stack = [container]; stack.length > 0; ) {
+    const el = stack.pop()!;
+    preorder.push(el);
+    for (let i = el.children.length - 1; i >= 0; i--) stack.push(el.children[i]);
+  }
+  const gone = new Set<XmlElement>();
+  for (let i = preorder.length - 1; i >= 0; i--) {
+    const el = preorder[i]; // its descendants were decided first
+    if (doomed.has(el) || (el.children.length > 0 && el.children.every((child) => gone.has(child)))) gone.add(el);
+  }
+  const topmost: XmlElement[] = [];
+  for (const stack = [container]; stack.length > 0; ) {
+    const el = stack.pop()!;
+    if (gone.has(el)) topmost.push(el);
+    else for (let i = el.children.length - 1; i >= 0; i--) stack.push(el.children[i]);
+  }
+  return topmost;
 }
 
 /** An element and the line break and indentation in front of it: the exact text an insertion adds. */
