@@ -156,7 +156,7 @@ describe('bytes in another encoding than UTF-8 (the CLI reads files and stdin as
 // libxml2's limits without XML_PARSE_HUGE (libvirt does not set it), in UTF-8 bytes: XML_MAX_NAME_LENGTH 50000
 // for each part of a name, XML_MAX_TEXT_LENGTH 10000000 for a text node (references decoded, line ends
 // normalised), a comment, a CDATA section, a processing instruction's data and an attribute value. Each
-// boundary was measured with xmllint 2.9.14 (Debian 12 and 13) and is checked again below when xmllint is here.
+// boundary was measured with xmllint (libxml2 2.9.14, Debian 12) and is checked again below when xmllint is here.
 describe("libxml2's size limits", () => {
   const N = 50_000;
   const M = 10_000_000;
