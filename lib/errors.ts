@@ -14,7 +14,10 @@ export type ErrorCode =
   | 'QEMU_TOO_OLD'
   | 'LIBVIRT_TOO_OLD'
   | 'TOPOLOGY_INVALID'
-  | 'MMIO_CONFLICT';
+  | 'MMIO_CONFLICT'
+  | 'LIBVIRT_REFUSED'
+  | 'LIBVIRT_DROPPED'
+  | 'HOSTDEV_MISSING';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -32,6 +35,9 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'LIBVIRT_TOO_OLD',
   'TOPOLOGY_INVALID',
   'MMIO_CONFLICT',
+  'LIBVIRT_REFUSED',
+  'LIBVIRT_DROPPED',
+  'HOSTDEV_MISSING',
 ];
 
 export interface ErrorDetails {

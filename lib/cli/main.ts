@@ -1,13 +1,18 @@
 import { parseArgs } from 'node:util';
 import { isPassthroughError } from '../errors';
-import { inspectDomain } from '../inspect';
-import { renderHostdev } from '../snippet';
-import { removePassthrough } from '../remove';
-import { explainTransform } from '../transform';
-import { Plan, PlanHostdev } from '../plan/types';
+import type { Plan, PlanHostdev } from '../plan/types';
 import { CliIo, UsageError, processIo, readJson, readText, writeInPlace } from './io';
-import { runPredict, runVerifyGuest } from './gpudirect-commands';
-import { HOST_HELP, runHost } from './host-commands';
+
+// Each command loads its modules when it runs (the CLI sits on VM start paths; see docs/performance.md).
+/* eslint-disable @typescript-eslint/no-require-imports */
+const transformModule = () => require('../transform') as typeof import('../transform');
+const gpudirectCommands = () => require('./gpudirect-commands') as typeof import('./gpudirect-commands');
+const hostCommands = () => require('./host-commands') as typeof import('./host-commands');
+const applyCommand = () => require('./apply-command') as typeof import('./apply-command');
+const snippetModule = () => require('../snippet') as typeof import('../snippet');
+const removeModule = () => require('../remove') as typeof import('../remove');
+const inspectModule = () => require('../inspect') as typeof import('../inspect');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export const EXIT_OK = 0;
 export const EXIT_BAD_INPUT = 1;
@@ -43,11 +48,19 @@ Example:
       if (positionals.length > 1) throw new UsageError('transform takes at most one domain file');
       const plan = readJson(io, values.plan, 'plan') as Plan;
       const xml = readText(io, positionals[0], 'domain XML');
-      const result = explainTransform(xml, plan);
+      const result = transformModule().explainTransform(xml, plan);
       output(values, positionals, result.xml, io);
       for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
       if (values.explain) for (const c of result.changes) io.stderr(describeChange(c) + '\n');
     },
+  },
+  apply: {
+    summary: "transform libvirt domains' persistent definitions in place: dumpxml, transform, define, check",
+    get help() {
+      return applyCommand().APPLY_HELP;
+    },
+    options: { plan: { type: 'string' }, connect: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    run: ({ values, positionals }, io) => applyCommand().runApply(values, positionals, io),
   },
   hostdev: {
     summary: "print the <hostdev> snippet for 'virsh attach-device DOMAIN FILE --config'",
@@ -70,7 +83,7 @@ Example:
       if (typeof values.alias === 'string') entry.alias = values.alias;
       if (values.unmanaged) entry.managed = false;
       if (typeof values['rom-bar'] === 'string') entry.rom = { bar: values['rom-bar'] as 'on' | 'off' };
-      io.stdout(renderHostdev(entry));
+      io.stdout(snippetModule().renderHostdev(entry));
     },
   },
   remove: {
@@ -103,7 +116,7 @@ Example:
           : addresses || aliases
             ? { addresses, aliases }
             : undefined;
-      output(values, positionals, removePassthrough(xml, selection), io);
+      output(values, positionals, removeModule().removePassthrough(xml, selection), io);
     },
   },
   predict: {
@@ -120,7 +133,7 @@ Example:
   libvirt-passthrough predict --config gpu.txt --qemu 7.2.0 --architecture hopper
 `,
     options: { config: { type: 'string' }, qemu: { type: 'string' }, architecture: { type: 'string' }, json: { type: 'boolean' } },
-    run: ({ values }, io) => runPredict(values, io),
+    run: ({ values }, io) => gpudirectCommands().runPredict(values, io),
   },
   'verify-guest': {
     summary: 'inside the guest: check that each GPU carries the planned GPUDirect clique',
@@ -135,16 +148,18 @@ Example (in the guest, with the domain XML copied in):
   sudo libvirt-passthrough verify-guest --domain vm1.xml
 `,
     options: { domain: { type: 'string' }, expect: { type: 'string' }, lspci: { type: 'string' }, json: { type: 'boolean' } },
-    run: ({ values }, io) => runVerifyGuest(values, io),
+    run: ({ values }, io) => gpudirectCommands().runVerifyGuest(values, io),
   },
   host: {
     summary: 'check the host against the NPU guide, plan GPUs with cliques from the topology, capture a snapshot',
-    help: HOST_HELP,
+    get help() {
+      return hostCommands().HOST_HELP;
+    },
     options: {
       devices: { type: 'string' }, sysfs: { type: 'string' }, json: { type: 'boolean' }, gpus: { type: 'string' },
       npus: { type: 'string' }, policy: { type: 'string' }, topo: { type: 'string' }, 'bus-ids': { type: 'string' },
     },
-    run: ({ values, positionals }, io) => runHost(values, positionals, io),
+    run: ({ values, positionals }, io) => hostCommands().runHost(values, positionals, io),
   },
   inspect: {
     summary: 'show machine type, PCI host devices and GPUDirect cliques of a domain',
@@ -155,7 +170,7 @@ Example:
 `,
     options: { json: { type: 'boolean' } },
     run: ({ values, positionals }, io) => {
-      const info = inspectDomain(readText(io, positionals[0], 'domain XML'));
+      const info = inspectModule().inspectDomain(readText(io, positionals[0], 'domain XML'));
       if (values.json) {
         io.stdout(JSON.stringify(info, null, 2) + '\n');
         return;
