@@ -1,46 +1,36 @@
 #!/usr/bin/env node
-// Recipe: orchestration code that adds pass-through devices to an existing VM.
-//   node examples/recipes/orchestrate.js VM_NAME PLAN.json
-// Reads the persistent definition with `virsh dumpxml --inactive`, transforms it, and defines it again.
+// Recipe: orchestration code that gives several existing VMs their pass-through devices, with the code
+// behind `libvirt-passthrough apply` (applyPlan): dumpxml, transform, define, read-back check, rollback.
+//   node examples/recipes/orchestrate.js PLAN.json VM...
+// A dry run first shows each VM's diff, where your own policy can decide (here: apply whatever changes).
 // VIRSH (default "virsh") and VIRSH_URI (e.g. qemu:///system) choose the client and connection.
 'use strict';
-const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { explainTransform, isPassthroughError } = require('libvirt-passthrough');
+const { applyPlan } = require('libvirt-passthrough');
 
-function virsh(args, input) {
-  const uri = process.env.VIRSH_URI ? ['-c', process.env.VIRSH_URI] : [];
-  return execFileSync(process.env.VIRSH || 'virsh', [...uri, ...args], { encoding: 'utf8', input });
-}
-
-function main([vm, planFile]) {
-  if (!vm || !planFile) {
-    console.error('usage: orchestrate.js VM_NAME PLAN.json');
+function main([planFile, ...vms]) {
+  if (!planFile || vms.length === 0) {
+    console.error('usage: orchestrate.js PLAN.json VM...');
     return 2;
   }
   const plan = JSON.parse(fs.readFileSync(planFile, 'utf8'));
-  const before = virsh(['dumpxml', '--inactive', vm]);
-  let result;
-  try {
-    result = explainTransform(before, plan);
-  } catch (err) {
-    if (!isPassthroughError(err)) throw err;
-    console.error(`${vm}: ${err.code}: ${err.message}`);
-    return 1;
+  const options = { connect: process.env.VIRSH_URI, virsh: process.env.VIRSH };
+  let failed = 0;
+  for (const vm of vms) {
+    const preview = applyPlan(vm, plan, { ...options, dryRun: true });
+    if (preview.code === 'OK' && preview.diff) {
+      const lines = preview.diff.split('\n').filter((l) => /^[+-][^+-]/.test(l)).length;
+      console.log(`${vm}: ${lines} changed lines; applying`);
+    }
+    const result = preview.code === 'OK' && preview.diff ? applyPlan(vm, plan, options) : preview;
+    for (const w of result.warnings) console.error(`${vm}: warning: ${w}`);
+    if (result.code === 'OK') console.log(`${vm}: ${result.message}`);
+    else {
+      console.error(`${vm}: ${result.code}: ${result.message}`);
+      failed++;
+    }
   }
-  for (const w of result.warnings) console.error(`${vm}: warning: ${w}`);
-  if (result.xml === before) {
-    console.log(`${vm}: already configured, nothing to do`);
-    return 0;
-  }
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vm-')), `${vm}.xml`);
-  fs.writeFileSync(file, result.xml);
-  virsh(['define', file]);
-  const added = result.changes.filter((c) => c.kind.endsWith('-added'));
-  console.log(`${vm}: defined with ${added.map((c) => `${c.kind} ${c.alias ?? c.address ?? ''}`.trim()).join(', ')}`);
-  return 0;
+  return failed === 0 ? 0 : 1;
 }
 
 process.exitCode = main(process.argv.slice(2));
