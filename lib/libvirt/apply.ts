@@ -40,7 +40,7 @@ export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): A
     original = runVirsh(['dumpxml', '--inactive', '--security-info', vm], options);
     result = explainTransform(original, plan);
   } catch (err) {
-    return refused(vm, err, []);
+    return refused(vm, err);
   }
   const { changes, warnings } = result;
   if (result.xml === original) return { vm, code: 'OK', message: 'already configured: nothing to define', changes, warnings };
@@ -59,9 +59,9 @@ function defineChecked(vm: string, original: string, xml: string, changes: Chang
     fs.writeFileSync(originalFile, original);
     const newFile = path.join(dir, `${safeName(vm)}.xml`);
     fs.writeFileSync(newFile, xml);
-    const state = domainState(vm, options);
     let problem: PassthroughError;
     try {
+      const state = domainState(vm, options);
       runVirsh(['define', newFile], options);
       const dropped = droppedFacts(xml, runVirsh(['dumpxml', '--inactive', '--security-info', vm], options));
       if (dropped.length === 0) return { vm, code: 'OK', message: definedMessage(changes, state), changes, warnings };
@@ -114,9 +114,9 @@ function summarize(changes: Change[]): string {
   return words.length === 0 ? 'the transformed domain' : `with ${words.join(', ')}`;
 }
 
-function refused(vm: string, err: unknown, changes: Change[]): ApplyResult {
+function refused(vm: string, err: unknown): ApplyResult {
   if (!isPassthroughError(err)) throw err;
-  return { vm, code: err.code, message: err.message, changes, warnings: [] };
+  return { vm, code: err.code, message: err.message, changes: [], warnings: [] };
 }
 
 function safeName(vm: string): string {
