@@ -1,0 +1,112 @@
+import { DomainFacts, ExistingHostdev, positionOf } from '../domain/facts';
+import { formatPciAddress } from '../pci/address';
+import { PlannedHostdev } from '../plan/types';
+import { aliasLine, hostdevLines } from '../render/hostdev';
+import { Lines, XmlStyle } from '../render/style';
+import { insertAfter, insertFirst, insertHostdevs } from './anchors';
+import { EditPlan, Gpu, addInsertion, conflict } from './edit-plan';
+import { rootControllerLines } from './mmio';
+
+/** New `<hostdev>` elements in one insertion; devices already present are checked and reused. Returns the GPUs that need a clique. */
+export function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], style: XmlStyle, out: EditPlan, window64GiB?: number): Gpu[] {
+  const existingBySource = new Map(facts.hostdevs.map((h) => [h.sourceKey, h]));
+  const added: PlannedHostdev[] = [];
+  const gpus: Gpu[] = [];
+  for (const planned of hostdevs) {
+    const existing = existingBySource.get(planned.addressKey);
+    const alias = existing ? reuseExisting(facts, planned, existing, style, out) : checkNewHostdev(facts, planned);
+    if (!existing) added.push(planned);
+    if (planned.gpudirect && alias) gpus.push({ alias, clique: planned.gpudirect.clique, planned });
+  }
+  if (added.length > 0) {
+    // Opening `<devices/>` (or creating `<devices>`) twice would overlap: a new pcie-root goes in the same insertion.
+    const controller = window64GiB !== undefined && !facts.pcieRoot && (!facts.devices || facts.devices.selfClosing);
+    const blocks = [...(controller ? [rootControllerLines(window64GiB, style)] : []), ...added.map((h) => hostdevLines(h, style))];
+    const insertion = insertHostdevs(facts, blocks, style);
+    const edit = addInsertion(out, insertion);
+    if (controller) out.rootControllerPlaced = { edit, at: insertion.blockStarts[0] };
+    const first = controller ? 1 : 0;
+    added.forEach((h, i) =>
+      out.changes.push({ change: { kind: 'hostdev-added', address: h.addressKey, alias: h.alias }, edit, at: insertion.blockStarts[first + i] }),
+    );
+  }
+  return gpus;
+}
+
+function checkNewHostdev(facts: DomainFacts, planned: PlannedHostdev): string | undefined {
+  const path = `hostdevs[${planned.index}]`;
+  const owner = planned.alias === undefined ? undefined : facts.aliases.get(planned.alias);
+  if (owner) {
+    throw conflict(facts, owner, `Alias ${planned.alias} (${path}) is already used by a <${owner.tagName}> in the domain. Choose another alias.`);
+  }
+  const guest = planned.guestAddress && formatPciAddress(planned.guestAddress);
+  const occupant = guest === undefined ? undefined : facts.guestAddresses.get(guest);
+  if (occupant) {
+    throw conflict(facts, occupant, `Guest PCI address ${guest} (${path}.guestAddress) is already used by a <${occupant.tagName}>. Choose a free address or omit guestAddress.`);
+  }
+  checkBootOrder(facts, planned);
+  return planned.alias;
+}
+
+function checkBootOrder(facts: DomainFacts, planned: PlannedHostdev): void {
+  if (planned.bootOrder === undefined) return;
+  const path = `hostdevs[${planned.index}].bootOrder`;
+  if (facts.osBoot) {
+    throw conflict(
+      facts,
+      facts.osBoot,
+      `bootOrder (${path}) cannot be used while the domain boots by <os><boot dev=…>: libvirt refuses per-device boot elements together with os/boot elements. Remove <boot dev> from <os> and give each boot device an order, or drop bootOrder.`,
+    );
+  }
+  const other = facts.bootOrders.get(planned.bootOrder);
+  if (other) throw conflict(facts, other, `Boot order ${planned.bootOrder} (${path}) is already used by a <${other.tagName}>; libvirt needs each order once.`);
+}
+
+/** A device already in the domain: unchanged when it matches, a conflict when it differs in a way that matters. */
+function reuseExisting(facts: DomainFacts, planned: PlannedHostdev, existing: ExistingHostdev, style: XmlStyle, out: EditPlan): string | undefined {
+  const differences = differencesFrom(planned, existing);
+  if (differences.length > 0) {
+    throw conflict(
+      facts,
+      existing.element,
+      `Host device ${planned.addressKey} (hostdevs[${planned.index}]) is already in the domain but ${differences.join(', ')}. ` +
+        'Change the plan to match, or remove the device from the domain first.',
+    );
+  }
+  const line = positionOf(facts, existing.element).line;
+  out.changes.push({ change: { kind: 'hostdev-unchanged', address: planned.addressKey, alias: existing.alias ?? planned.alias, line } });
+  if (existing.alias !== undefined || !planned.gpudirect) return existing.alias;
+  return addAlias(facts, planned, existing, style, out);
+}
+
+function differencesFrom(planned: PlannedHostdev, existing: ExistingHostdev): string[] {
+  const found: string[] = [];
+  if (existing.kind === 'interface') found.push("as an <interface type='hostdev'> (a network function), not a <hostdev>");
+  if (existing.managed !== planned.managed) found.push(`with managed='${existing.managed ? 'yes' : 'no'}'`);
+  if (existing.alias !== undefined && !planned.aliasWasGenerated && planned.alias !== undefined && existing.alias !== planned.alias) {
+    found.push(`with alias '${existing.alias}', not '${planned.alias}'`);
+  }
+  if (existing.alias !== undefined && planned.gpudirect && !existing.alias.startsWith('ua-')) {
+    found.push(`with alias '${existing.alias}', which libvirt assigned itself and drops on define (use \`virsh dumpxml --inactive\`)`);
+  }
+  const guest = planned.guestAddress && formatPciAddress(planned.guestAddress);
+  const existingGuest = existing.guestAddress && formatPciAddress(existing.guestAddress);
+  if (guest !== undefined && guest !== existingGuest) found.push(`at guest address ${existingGuest ?? '(none)'}, not ${guest}`);
+  if (planned.rom?.bar !== undefined && planned.rom.bar !== existing.romBar) found.push(`with rom bar '${existing.romBar ?? '(unset)'}'`);
+  if (planned.rom?.file !== undefined && planned.rom.file !== existing.romFile) found.push(`with rom file '${existing.romFile ?? '(unset)'}'`);
+  if (planned.bootOrder !== undefined && planned.bootOrder !== existing.bootOrder) found.push(`with boot order ${existing.bootOrder ?? '(unset)'}`);
+  return found;
+}
+
+/** The clique override needs a user alias; an existing hostdev without one gets the planned alias. */
+function addAlias(facts: DomainFacts, planned: PlannedHostdev, existing: ExistingHostdev, style: XmlStyle, out: EditPlan): string {
+  const alias = planned.alias!;
+  const owner = facts.aliases.get(alias);
+  if (owner) throw conflict(facts, owner, `Alias ${alias} (hostdevs[${planned.index}]) is already used by another <${owner.tagName}>. Choose another alias.`);
+  const source = existing.element.children.find((el) => el.localName === 'source' && !el.namespaceURI);
+  const line: Lines = [[0, aliasLine(alias, style)[1]]];
+  const insertion = source ? insertAfter(facts, source, [line], style) : insertFirst(facts, existing.element, [line], style);
+  const edit = addInsertion(out, insertion);
+  out.changes.push({ change: { kind: 'alias-added', alias, address: planned.addressKey }, edit, at: insertion.blockStarts[0] });
+  return alias;
+}

@@ -1,0 +1,73 @@
+import { DomainFacts, positionOf } from '../domain/facts';
+import { PassthroughError } from '../errors';
+import { wrap } from '../render/qemu';
+import { Lines, XmlStyle, attributes } from '../render/style';
+import { Insertion, appendInside, insertFirst } from './anchors';
+import { Change } from './changes';
+import { EditPlan, addInsertion } from './edit-plan';
+import { qemuPrefix } from './qemu-namespace';
+
+const GiB = 1024 ** 3;
+const OVMF_MMIO_ARG = (mb: number) => `name=opt/ovmf/X-PciMmio64Mb,string=${mb}`;
+
+/** `<pcihole64>` on the pcie-root controller and, for OVMF guests, a queued `-fw_cfg opt/ovmf/X-PciMmio64Mb`. */
+export function placeMmio(facts: DomainFacts, window64GiB: number, style: XmlStyle, out: EditPlan): void {
+  placePcihole64(facts, window64GiB, style, out);
+  if (!facts.usesOvmf) return;
+  const mb = window64GiB * 1024;
+  if (facts.ovmfMmio64Mb) {
+    if (facts.ovmfMmio64Mb.value !== mb) {
+      throw new PassthroughError(
+        'MMIO_CONFLICT',
+        `The domain already sets OVMF's 64-bit MMIO window to ${facts.ovmfMmio64Mb.value} MiB, the plan asks for ${mb} MiB. Remove the -fw_cfg argument pair or change the plan.`,
+        positionOf(facts, facts.ovmfMmio64Mb.element),
+      );
+    }
+    return;
+  }
+  const prefix = qemuPrefix(facts, facts.qemuCommandline, style, out);
+  const lines: Lines = [
+    [0, `<${prefix}:arg${attributes([['value', '-fw_cfg']], style.quote)}/>`],
+    [0, `<${prefix}:arg${attributes([['value', OVMF_MMIO_ARG(mb)]], style.quote)}/>`],
+  ];
+  out.pendingArgs.push({ lines, changes: [{ kind: 'mmio-added', mmioWindowGiB: window64GiB }] });
+}
+
+function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle, out: EditPlan): void {
+  if (facts.pcihole64) {
+    if (facts.pcihole64.bytes !== window64GiB * GiB) {
+      throw new PassthroughError(
+        'MMIO_CONFLICT',
+        `The pcie-root controller already has a 64-bit PCI hole of ${facts.pcihole64.bytes / GiB} GiB, the plan asks for ${window64GiB} GiB. Remove <pcihole64> or change the plan.`,
+        positionOf(facts, facts.pcihole64.element),
+      );
+    }
+    return;
+  }
+  const change: Change = { kind: 'mmio-added', mmioWindowGiB: window64GiB };
+  if (out.rootControllerPlaced) {
+    out.created.push('pcie-root');
+    out.changes.push({ change, ...out.rootControllerPlaced });
+    return;
+  }
+  let insertion: Insertion;
+  if (facts.pcieRoot) {
+    if (facts.pcieRoot.selfClosing) out.created.push('pcie-root-opened');
+    insertion = appendInside(facts, facts.pcieRoot, [pcihole64Lines(window64GiB, style)], style);
+  } else {
+    const controller = rootControllerLines(window64GiB, style);
+    insertion = facts.devices ? insertFirst(facts, facts.devices, [controller], style) : appendInside(facts, facts.root, [wrap('<devices>', '</devices>', controller)], style);
+    out.created.push('pcie-root');
+  }
+  const edit = addInsertion(out, insertion);
+  out.changes.push({ change, edit, at: insertion.blockStarts[0] });
+}
+
+function pcihole64Lines(window64GiB: number, style: XmlStyle): Lines {
+  return [[0, `<pcihole64${attributes([['unit', 'KiB']], style.quote)}>${window64GiB * 1024 * 1024}</pcihole64>`]];
+}
+
+/** `<controller type='pci' index='0' model='pcie-root'>` holding the `<pcihole64>` of the window. */
+export function rootControllerLines(window64GiB: number, style: XmlStyle): Lines {
+  return wrap(`<controller${attributes([['type', 'pci'], ['index', 0], ['model', 'pcie-root']], style.quote)}>`, '</controller>', pcihole64Lines(window64GiB, style));
+}
