@@ -41,6 +41,8 @@ test.each([
   ['unknown option → 2', ['inspect', '--bogus'], undefined, 2, /Unknown option/],
   ['unknown command → 2', ['frobnicate'], undefined, 2, /unknown command/],
   ['invalid UTF-8 → 1', ['inspect'], Buffer.from([0x3c, 0x64, 0xff, 0x3e]) as unknown as string, 1, /not valid UTF-8/],
+  ['remove that matches nothing → 1', ['remove', '--alias', 'gpu9', example('domain.xml')], undefined, 1, /remove: REMOVE_NOT_FOUND: Not in the domain, so nothing was removed: alias ua-gpu9/],
+  ['remove with nothing recorded and no selection → 1', ['remove', example('domain.xml')], undefined, 1, /REMOVE_NOT_FOUND: Nothing to remove/],
 ])('%s', (_name, args, input, code, err) => {
   const r = cli(args as string[], input as string | undefined);
   expect(r.code).toBe(code);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inspectDomain, removePassthrough, transformDomain } from '../lib';
+import { PassthroughError, explainTransform, inspectDomain, removePassthrough, transformDomain } from '../lib';
 import type { Plan } from '../lib';
 import { REPO, corpusEntries } from './helpers/paths';
 import { standardPlans } from '../lib/conformance/cases';
@@ -56,8 +56,98 @@ test('a user override beside ours survives, and the namespace the user declared 
   expect(removePassthrough(out, plan)).toBe(user);
 });
 
-test('nothing selected: the input comes back unchanged', () => {
-  expect(removePassthrough(domain, { addresses: ['99:00.0'] })).toBe(domain);
+// Issue 15: a selection that finds nothing, or names a key the API does not have, used to return the input as if done.
+const codeOf = (f: () => unknown): { code?: string; message: string } => {
+  try {
+    f();
+  } catch (err) {
+    return { code: (err as PassthroughError).code, message: (err as Error).message };
+  }
+  return { message: 'no error' };
+};
+
+const twoGpus = transformDomain(domain, JSON.parse(read('examples/2gpu-k80.plan.json')));
+test.each<[string, () => unknown, string, RegExp]>([
+  ['an address that is not in the domain', () => removePassthrough(domain, { addresses: ['99:00.0'] }), 'REMOVE_NOT_FOUND', /address 0000:99:00\.0/],
+  ['an alias that is not in the domain', () => removePassthrough(twoGpus, { aliases: ['gpu9'] }), 'REMOVE_NOT_FOUND', /alias ua-gpu9/],
+  ['one of two aliases missing: nothing is removed', () => removePassthrough(twoGpus, { aliases: ['gpu0', 'gpu9'] }), 'REMOVE_NOT_FOUND', /alias ua-gpu9/],
+  ['a plan none of whose devices are in the domain', () => removePassthrough(domain, JSON.parse(read('examples/npu.plan.json'))), 'REMOVE_NOT_FOUND', /hostdevs\[0\] \(0000:1b:00\.0\)/],
+  ['no selection and no metadata', () => removePassthrough(domain), 'REMOVE_NOT_FOUND', /Name the devices/],
+  ['the unknown key alias', () => removePassthrough(twoGpus, { alias: ['gpu0'] } as never), 'INPUT_INVALID', /"alias" \(did you mean "aliases"\?\)/],
+  ['the unknown key adresses', () => removePassthrough(twoGpus, { adresses: ['3b:00.0'] } as never), 'INPUT_INVALID', /did you mean "addresses"/],
+  ['an unknown key far from any', () => removePassthrough(twoGpus, { devices: [] } as never), 'INPUT_INVALID', /unknown key "devices"; it takes/],
+  ['aliases that are not strings', () => removePassthrough(twoGpus, { aliases: [7] } as never), 'INPUT_INVALID', /aliases must be an array of strings/],
+  ['addresses that are not an array', () => removePassthrough(twoGpus, { addresses: '3b:00.0' } as never), 'INPUT_INVALID', /addresses must be an array/],
+  ['null', () => removePassthrough(twoGpus, null as never), 'INPUT_INVALID', /must be a plan/],
+])('%s is refused, naming it', (_name, f, code, message) => {
+  const err = codeOf(f);
+  expect(err.code).toBe(code);
+  expect(err.message).toMatch(message);
+});
+
+test('an alias the domain still sets a clique for counts as found, without its hostdev', () => {
+  const plan: Plan = { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] };
+  const out = transformDomain(domain, plan);
+  const withoutHostdev = removePassthrough(out, { addresses: ['3b:00.0'] });
+  expect(removePassthrough(out, { aliases: ['gpu0'] })).toBe(withoutHostdev);
+});
+
+// Issue 15: the NPU guide's attach-device leaves a hostdev without alias; a plan alias for it was reported, never written.
+test('a plan alias on an existing hostdev without one is written, so remove --alias finds it', () => {
+  const attached = read('__tests__/cases/existing-npu-gets-alias/domain.xml');
+  const plan: Plan = { hostdevs: [{ address: '1b:00.0', alias: 'npu0' }] };
+  const result = explainTransform(attached, plan);
+  expect(result.xml).toContain("<alias name='ua-npu0'/>");
+  expect(result.changes.map((c) => c.kind)).toEqual(['hostdev-unchanged', 'alias-added']);
+  expect(inspectDomain(removePassthrough(result.xml, { aliases: ['npu0'] })).hostdevs).toEqual([]);
+});
+
+// Issue 15: removal was not byte-exact after these transforms. Every case the transform accepts must round-trip,
+// except where the plan names devices that were in the domain before (remove then takes them out too, by design).
+const PRE_EXISTING = new Set(['existing-gpu-and-clique', 'existing-gpu-gets-alias', 'existing-hostdev-same', 'existing-npu-gets-alias', 'existing-override-other-property', 'metadata-existing']);
+const roundTripCases = fs
+  .readdirSync(path.join(REPO, '__tests__', 'cases'))
+  .filter((c) => fs.existsSync(path.join(REPO, '__tests__', 'cases', c, 'expected.xml')) && !PRE_EXISTING.has(c));
+test.each(roundTripCases)('case %s: removePassthrough(expected, plan) gives back domain.xml byte for byte', (name) => {
+  const dir = path.join(REPO, '__tests__', 'cases', name);
+  const original = fs.readFileSync(path.join(dir, 'domain.xml'), 'utf8');
+  const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
+  expect(removePassthrough(fs.readFileSync(path.join(dir, 'expected.xml'), 'utf8'), plan)).toBe(original);
+});
+
+test.each<[string, string]>([
+  ['<devices/> opened for an NPU only', "  <devices/>\n"],
+  ['no <devices> at all, NPU only', ''],
+])('%s: the record in the metadata lets removal restore the original bytes', (_name, devices) => {
+  const xml = `<domain type='kvm'>\n  <name>d</name>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n${devices}</domain>\n`;
+  const plan: Plan = { hostdevs: [{ address: '1b:00.0' }] };
+  const out = transformDomain(xml, plan);
+  expect(out).toMatch(/created='devices(-opened)? metadata'\/>/);
+  expect(removePassthrough(out, plan)).toBe(xml);
+});
+
+test('a <devices/> opened by the transform stays open while a device the user added since is in it', () => {
+  const xml = "<domain type='kvm'>\n  <name>d</name>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n  <devices/>\n</domain>\n";
+  const plan: Plan = { hostdevs: [{ address: '1b:00.0' }] };
+  const edited = transformDomain(xml, plan).replace('</devices>', "  <watchdog model='itco'/>\n  </devices>");
+  const out = removePassthrough(edited, plan);
+  expect(out).toContain("<devices>\n    <watchdog model='itco'/>\n  </devices>");
+  expect(out).toContain("created='devices-opened metadata'");
+});
+
+// virt-install writes the qemu namespace on <qemu:commandline> itself (fixture qemu-ns-on-child); the root's declaration
+// the transform added is then not needed by it, and goes with the override.
+test('the root xmlns:qemu the transform added goes even when a <qemu:commandline> declares its own', () => {
+  const dir = path.join(REPO, '__tests__', 'cases', 'qemu-ns-on-child');
+  const original = fs.readFileSync(path.join(dir, 'domain.xml'), 'utf8');
+  const out = fs.readFileSync(path.join(dir, 'expected.xml'), 'utf8');
+  expect(removePassthrough(out, { aliases: ['gpu0'] })).toBe(original);
+});
+
+test('a qemu element left without its own declaration keeps the root declaration', () => {
+  const plan: Plan = { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] };
+  const out = transformDomain(domain, plan).replace('</domain>', "  <qemu:commandline>\n    <qemu:arg value='-no-hpet'/>\n  </qemu:commandline>\n</domain>");
+  expect(removePassthrough(out, plan)).toContain("<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>");
 });
 
 test.each(['mmio-ovmf-h100', 'mmio-seabios-existing-root'])('the MMIO window of case %s is removed with its plan', (name) => {

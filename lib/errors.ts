@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'MMIO_CONFLICT'
   | 'LIBVIRT_REFUSED'
   | 'LIBVIRT_DROPPED'
-  | 'HOSTDEV_MISSING';
+  | 'HOSTDEV_MISSING'
+
+  | 'REMOVE_NOT_FOUND';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -38,6 +40,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'LIBVIRT_REFUSED',
   'LIBVIRT_DROPPED',
   'HOSTDEV_MISSING',
+  'REMOVE_NOT_FOUND',
 ];
 
 export interface ErrorDetails {

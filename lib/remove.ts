@@ -3,7 +3,7 @@ import { DomainFacts, readDomainFacts } from './domain/facts';
 import { QEMU_NS, isQemu } from './domain/xml';
 import { applyEdits, Edit } from './edit/splice';
 import { guessIndentUnit, replaceElement } from './edit/anchors';
-import { PassthroughError } from './errors';
+import { PassthroughError, excerpt } from './errors';
 import { LoadOptions, loadDomainXml } from './load/load';
 import { userAlias } from './plan/normalize';
 import { PlanAddress } from './plan/types';
@@ -18,51 +18,150 @@ export interface RemoveSelection {
   aliases?: string[];
 }
 
+/** One thing the caller asked to remove (an address, an alias, or a plan entry's address and alias): it must be found. */
+interface Wanted {
+  label: string;
+  addresses: string[];
+  aliases: string[];
+}
+
 /**
  * The inverse of transformDomain: removes the selected PCI hostdevs, their GPUDirect clique settings
  * (`<qemu:override>` properties or `-set` arguments), and their entries in the library's metadata;
- * containers left empty go too, and so do `<metadata>` and the qemu namespace declaration when the
- * library created them. With a plan, removes everything the plan describes, so that
- * `removePassthrough(transformDomain(x, plan), plan) === x`. Without a selection: every GPU recorded
- * in the library's metadata.
+ * containers left empty go too, and so do `<metadata>`, the qemu namespace declaration, and a `<devices>`
+ * the transform created or opened from `<devices/>`, as the metadata records. With a plan, removes
+ * everything the plan describes, so that `removePassthrough(transformDomain(x, plan), plan) === x`.
+ * Without a selection: every GPU (and MMIO window) recorded in the library's metadata.
+ *
+ * Throws PassthroughError `INPUT_INVALID` for a selection with unknown keys or wrong types, and
+ * `REMOVE_NOT_FOUND` when something selected (an address, an alias, a plan entry) is not in the domain,
+ * or, without a selection, when the metadata records nothing: nothing is removed then.
  */
 export function removePassthrough(xml: string, selection?: RemoveSelection | { hostdevs: unknown[] }, options: LoadOptions = {}): string {
   const facts = readDomainFacts(loadDomainXml(xml, options));
-  const { addresses, aliases } = resolveSelection(facts, selection);
+  const wanted = resolveSelection(facts, selection);
+  const addresses = new Set(wanted.flatMap((w) => w.addresses));
+  const aliases = new Set(wanted.flatMap((w) => w.aliases));
   const hostdevs = facts.hostdevs.filter(
     (h) => h.kind === 'hostdev' && (addresses.has(h.sourceKey) || (h.alias !== undefined && aliases.has(h.alias))),
   );
-  const removedAliases = new Set([...aliases, ...hostdevs.flatMap((h) => (h.alias ? [h.alias] : []))]);
   const removeMmio = facts.metadataMmioGiB !== undefined && (selection === undefined || ('hostdevs' in selection && 'mmio' in selection));
-  const removals: XmlElement[] = hostdevs.map((h) => h.element);
+  requireFound(facts, wanted, hostdevs.map((h) => h.sourceKey), removeMmio);
+  const removedAliases = new Set([...aliases, ...hostdevs.flatMap((h) => (h.alias ? [h.alias] : []))]);
+  let removals: XmlElement[] = hostdevs.map((h) => h.element);
   removals.push(...overrideRemovals(facts, removedAliases), ...commandlineRemovals(facts, removedAliases, removeMmio));
   const reclose = removeMmio && facts.metadataCreated.includes('pcie-root-opened') && facts.pcieRoot;
   if (removeMmio && !reclose) removals.push(...pciholeRemovals(facts));
+  const devices = devicesRestoration(facts, removals, reclose ? facts.pcieRoot : undefined);
+  if (devices) removals = removals.filter((el) => !within(el, facts.devices!));
   const edits: Edit[] = removals.map((el) => removal(facts, el));
-  if (reclose) edits.push(recloseElement(facts, facts.pcieRoot!));
-  edits.push(...metadataEdits(facts, removedAliases, removals, removeMmio));
+  if (reclose && !devices) edits.push(recloseElement(facts, facts.pcieRoot!));
+  if (devices) edits.push(devices.edit);
+  edits.push(...metadataEdits(facts, removedAliases, removals, removeMmio, devices?.token));
   if (edits.length === 0) return xml;
   return facts.doc.bom + applyEdits(facts.doc.body, edits).text;
 }
 
-function resolveSelection(facts: DomainFacts, selection: RemoveSelection | { hostdevs: unknown[] } | undefined) {
-  const addresses = new Set<string>();
-  const aliases = new Set<string>();
-  if (selection === undefined) {
-    for (const g of facts.metadataGpus) aliases.add(g.alias);
-  } else if (selection && typeof selection === 'object' && 'hostdevs' in selection) {
-    validatePlan(selection);
-    selection.hostdevs.forEach((h, i) => {
-      addresses.add(formatPciAddress(readPlanAddress(h.address, `hostdevs[${i}].address`)));
-      if (h.alias) aliases.add(userAlias(h.alias));
-    });
-  } else if (selection && typeof selection === 'object') {
-    (selection.addresses ?? []).forEach((a, i) => addresses.add(formatPciAddress(readPlanAddress(a, `addresses[${i}]`))));
-    (selection.aliases ?? []).forEach((a) => aliases.add(userAlias(a)));
-  } else {
-    throw new PassthroughError('PLAN_INVALID', 'The selection must be a plan or { addresses, aliases }.', { path: '(root)' });
+function resolveSelection(facts: DomainFacts, selection: RemoveSelection | { hostdevs: unknown[] } | undefined): Wanted[] {
+  if (selection === undefined) return facts.metadataGpus.map((g) => ({ label: `alias ${g.alias}`, addresses: [], aliases: [g.alias] }));
+  if (selection === null || typeof selection !== 'object' || Array.isArray(selection)) {
+    throw new PassthroughError('INPUT_INVALID', 'The selection must be a plan ({ hostdevs: [...] }) or { addresses: [...], aliases: [...] }.');
   }
-  return { addresses, aliases };
+  if ('hostdevs' in selection) {
+    validatePlan(selection);
+    return selection.hostdevs.map((h, i) => {
+      const address = formatPciAddress(readPlanAddress(h.address, `hostdevs[${i}].address`));
+      const alias = h.alias === undefined ? [] : [userAlias(h.alias)];
+      return { label: `hostdevs[${i}] (${[address, ...alias].join(', ')})`, addresses: [address], aliases: alias };
+    });
+  }
+  checkSelectionKeys(selection);
+  const addresses = (selection.addresses ?? []).map((a, i) => formatPciAddress(readPlanAddress(a, `addresses[${i}]`)));
+  const aliases = (selection.aliases ?? []).map((a) => userAlias(a));
+  return [
+    ...addresses.map((a) => ({ label: `address ${a}`, addresses: [a], aliases: [] })),
+    ...aliases.map((a) => ({ label: `alias ${excerpt(a, 80)}`, addresses: [], aliases: [a] })),
+  ];
+}
+
+const SELECTION_KEYS = ['addresses', 'aliases'];
+
+function checkSelectionKeys(selection: object): asserts selection is RemoveSelection {
+  for (const key of Object.keys(selection)) {
+    if (SELECTION_KEYS.includes(key)) continue;
+    const near = SELECTION_KEYS.find((k) => editDistance(k, key) <= 2);
+    throw new PassthroughError(
+      'INPUT_INVALID',
+      `The selection has an unknown key "${excerpt(key, 40)}"${near ? ` (did you mean "${near}"?)` : ''}; it takes addresses and aliases, or is a plan.`,
+    );
+  }
+  const { addresses, aliases } = selection as Record<string, unknown>;
+  if (addresses !== undefined && !Array.isArray(addresses)) throw new PassthroughError('INPUT_INVALID', 'The selection\'s addresses must be an array of PCI addresses.');
+  if (aliases !== undefined && !(Array.isArray(aliases) && aliases.every((a) => typeof a === 'string'))) {
+    throw new PassthroughError('INPUT_INVALID', 'The selection\'s aliases must be an array of strings.');
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** Everything asked for must be in the domain (as a hostdev, a clique setting or a metadata entry): a typo must not pass as done. */
+function requireFound(facts: DomainFacts, wanted: Wanted[], removedSources: string[], removeMmio: boolean): void {
+  if (wanted.length === 0 && !removeMmio) {
+    throw new PassthroughError(
+      'REMOVE_NOT_FOUND',
+      'Nothing to remove: the selection is empty, and without one only what the library recorded in the domain\'s metadata is removed, which is nothing here. Name the devices (--address, --alias, or --plan).',
+    );
+  }
+  const sources = new Set(removedSources);
+  const knownAliases = new Set([
+    ...facts.hostdevs.flatMap((h) => (h.kind === 'hostdev' && h.alias ? [h.alias] : [])),
+    ...facts.cliques.keys(),
+    ...facts.metadataGpus.map((g) => g.alias),
+  ]);
+  const missing = wanted.filter((w) => !w.addresses.some((a) => sources.has(a)) && !w.aliases.some((a) => knownAliases.has(a)));
+  if (missing.length === 0) return;
+  const shown = missing.slice(0, 5).map((w) => w.label).join('; ') + (missing.length > 5 ? `; and ${missing.length - 5} more` : '');
+  throw new PassthroughError(
+    'REMOVE_NOT_FOUND',
+    `Not in the domain, so nothing was removed: ${shown}. Check the addresses and aliases with \`libvirt-passthrough inspect\` (aliases are compared with their ua- prefix).`,
+  );
+}
+
+/** Whether `el` is `ancestor` or inside it. */
+function within(el: XmlElement, ancestor: XmlElement): boolean {
+  for (let at: XmlElement | undefined = el; at; at = at.parent) if (at === ancestor) return true;
+  return false;
+}
+
+/**
+ * A `<devices>` the transform created, or opened from `<devices/>` (metadata `created`), goes back to
+ * what it was once nothing but whitespace would be left in it; the one edit replaces the removals inside it.
+ */
+function devicesRestoration(facts: DomainFacts, removals: XmlElement[], reclosed?: XmlElement): { edit: Edit; token: string } | undefined {
+  const devices = facts.devices;
+  const token = ['devices', 'devices-opened'].find((t) => facts.metadataCreated.includes(t));
+  if (!devices || !token) return undefined;
+  const gone = new Set(removals);
+  if (reclosed) gone.add(reclosed);
+  if (!devices.children.every((el) => gone.has(el))) return undefined;
+  const body = facts.doc.body;
+  let rest = '';
+  let cursor = devices.end;
+  for (const el of devices.children) {
+    rest += body.slice(cursor, el.start);
+    cursor = el.elementEnd;
+  }
+  rest += body.slice(cursor, devices.contentEnd);
+  if (rest.trim() !== '') return undefined;
+  return { edit: token === 'devices' ? removal(facts, devices) : recloseElement(facts, devices), token };
 }
 
 /** Clique properties of removed aliases; a frontend, device or override left empty goes with them. */
@@ -149,20 +248,20 @@ function removal(facts: DomainFacts, element: XmlElement): Edit {
   return { start, end: element.elementEnd, text: '' };
 }
 
-function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: XmlElement[], removeMmio: boolean): Edit[] {
+function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: XmlElement[], removeMmio: boolean, devicesToken?: string): Edit[] {
   if (!facts.ourMetadata) return [];
   const remaining = facts.metadataGpus.filter((g) => !aliases.has(g.alias));
-  if (remaining.length === facts.metadataGpus.length && !removeMmio) return [];
+  if (remaining.length === facts.metadataGpus.length && !removeMmio && !devicesToken) return [];
   const mmio = removeMmio ? undefined : facts.metadataMmioGiB;
-  if (remaining.length > 0 || mmio !== undefined) {
+  const created = facts.metadataCreated.filter((c) => !(removeMmio && (c === 'pcie-root' || c === 'pcie-root-opened')) && c !== devicesToken);
+  const devicesStillOpen = created.includes('devices') || created.includes('devices-opened');
+  if (remaining.length > 0 || mmio !== undefined || devicesStillOpen) {
     // The same style the transform wrote the metadata with.
     const style = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
-    const created = facts.metadataCreated.filter((c) => !(removeMmio && (c === 'pcie-root' || c === 'pcie-root-opened')));
     return [replaceElement(facts, facts.ourMetadata, metadataLines(remaining, created, style, mmio), style).edit];
   }
   const edits: Edit[] = [];
-  const created = new Set(facts.metadataCreated);
-  const metadataIsOurs = created.has('metadata') && facts.metadata!.children.length === 1;
+  const metadataIsOurs = created.includes('metadata') && facts.metadata!.children.length === 1;
   edits.push(removal(facts, metadataIsOurs ? facts.metadata! : facts.ourMetadata));
   for (const token of created) {
     const prefix = /^xmlns:(.+)$/.exec(token)?.[1];
@@ -174,10 +273,21 @@ function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: XmlEl
   return edits;
 }
 
-/** Whether any qemu element other than the removed ones still needs the root's declaration. */
+/**
+ * Whether anything left in the document still needs the root's `xmlns:PREFIX`: an element or attribute
+ * with that prefix that is not removed and not under an element declaring the prefix itself (virt-install
+ * writes `<qemu:commandline xmlns:qemu=…>`).
+ */
 function prefixStillUsed(facts: DomainFacts, prefix: string, removals: XmlElement[]): boolean {
   const removed = new Set(removals);
-  return facts.root.children.some((el) => el.namespaceURI === QEMU_NS && el.prefix === prefix && !removed.has(el));
+  const needs = (el: XmlElement): boolean => {
+    if (removed.has(el) || el.getAttribute(`xmlns:${prefix}`) !== null) return false;
+    if (el.prefix === prefix) return true;
+    const pairs = el.attributePairs;
+    for (let i = 0; i < pairs.length; i += 2) if (pairs[i].startsWith(`${prefix}:`)) return true;
+    return el.children.some(needs);
+  };
+  return facts.root.children.some(needs);
 }
 
 /** The ` xmlns:PREFIX='…'` attribute text in the root start tag. */

@@ -94,6 +94,8 @@ The inverse of transform: removes the selected <hostdev> entries, their clique s
 (<qemu:override> properties or -set arguments) and their metadata; what the transform created
 (<metadata>, the qemu namespace declaration) goes when nothing else needs it.
 Without a selection: every GPU recorded in the library's metadata.
+Something selected that is not in the domain (a typo, an alias without its device) is an error
+(REMOVE_NOT_FOUND, exit 1), and then nothing is removed or written.
   --plan FILE      remove everything this plan added
   --address ADDR   a host PCI address (repeatable)
   --alias NAME     a device alias, with or without ua- (repeatable)

@@ -1,6 +1,6 @@
 import { DomainFacts, positionOf } from '../domain/facts';
 import { isQemu } from '../domain/xml';
-import { PassthroughError } from '../errors';
+import { PassthroughError, excerpt } from '../errors';
 import { OverrideStyle } from '../plan/types';
 import { cliquePropertyLine, frontendLines, overrideDeviceLines, setArgLines, wrap } from '../render/qemu';
 import { XmlStyle } from '../render/style';
@@ -44,7 +44,7 @@ function alreadySet(facts: DomainFacts, gpu: Gpu, overrideStyle: OverrideStyle, 
   if (setting.clique.trim() !== String(gpu.clique)) {
     throw new PassthroughError(
       'OVERRIDE_CONFLICT',
-      `The domain already gives ${gpu.alias} GPUDirect clique ${setting.clique}, but the plan says ${gpu.clique}. Remove the existing setting (libvirt-passthrough remove) or change the plan.`,
+      `The domain already gives ${gpu.alias} GPUDirect clique ${excerpt(setting.clique, 20)}, but the plan says ${gpu.clique}. Remove the existing setting (libvirt-passthrough remove) or change the plan.`,
       where,
     );
   }

@@ -39,6 +39,15 @@ export function addInsertion(out: EditPlan, insertion: Insertion): number {
   return out.edits.length - 1;
 }
 
+/**
+ * Records that an insertion into `<devices>` creates the element or opens `<devices/>`, so that removal can
+ * give back the original bytes once it takes out what was inserted.
+ */
+export function noteDevicesInsertion(facts: DomainFacts, out: EditPlan): void {
+  if (!facts.devices) out.created.push('devices');
+  else if (facts.devices.selfClosing) out.created.push('devices-opened');
+}
+
 export function conflict(facts: DomainFacts, element: XmlElement, message: string): PassthroughError {
   return new PassthroughError('HOSTDEV_CONFLICT', message, positionOf(facts, element));
 }

@@ -1,10 +1,11 @@
 import { DomainFacts, ExistingHostdev, positionOf } from '../domain/facts';
+import { excerpt } from '../errors';
 import { formatPciAddress } from '../pci/address';
 import { PlannedHostdev } from '../plan/types';
 import { aliasLine, hostdevLines } from '../render/hostdev';
 import { Lines, XmlStyle } from '../render/style';
 import { insertAfter, insertFirst, insertHostdevs } from './anchors';
-import { EditPlan, Gpu, addInsertion, conflict } from './edit-plan';
+import { EditPlan, Gpu, addInsertion, conflict, noteDevicesInsertion } from './edit-plan';
 import { rootControllerLines } from './mmio';
 
 /** New `<hostdev>` elements in one insertion; devices already present are checked and reused. Returns the GPUs that need a clique. */
@@ -23,6 +24,7 @@ export function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], st
     const controller = window64GiB !== undefined && !facts.pcieRoot && (!facts.devices || facts.devices.selfClosing);
     const blocks = [...(controller ? [rootControllerLines(window64GiB, style)] : []), ...added.map((h) => hostdevLines(h, style))];
     const insertion = insertHostdevs(facts, blocks, style);
+    noteDevicesInsertion(facts, out);
     const edit = addInsertion(out, insertion);
     if (controller) out.rootControllerPlaced = { edit, at: insertion.blockStarts[0] };
     const first = controller ? 1 : 0;
@@ -37,12 +39,12 @@ function checkNewHostdev(facts: DomainFacts, planned: PlannedHostdev): string | 
   const path = `hostdevs[${planned.index}]`;
   const owner = planned.alias === undefined ? undefined : facts.aliases.get(planned.alias);
   if (owner) {
-    throw conflict(facts, owner, `Alias ${planned.alias} (${path}) is already used by a <${owner.tagName}> in the domain. Choose another alias.`);
+    throw conflict(facts, owner, `Alias ${planned.alias} (${path}) is already used by a <${clip(owner.tagName)}> in the domain. Choose another alias.`);
   }
   const guest = planned.guestAddress && formatPciAddress(planned.guestAddress);
   const occupant = guest === undefined ? undefined : facts.guestAddresses.get(guest);
   if (occupant) {
-    throw conflict(facts, occupant, `Guest PCI address ${guest} (${path}.guestAddress) is already used by a <${occupant.tagName}>. Choose a free address or omit guestAddress.`);
+    throw conflict(facts, occupant, `Guest PCI address ${guest} (${path}.guestAddress) is already used by a <${clip(occupant.tagName)}>. Choose a free address or omit guestAddress.`);
   }
   checkBootOrder(facts, planned);
   return planned.alias;
@@ -59,7 +61,7 @@ function checkBootOrder(facts: DomainFacts, planned: PlannedHostdev): void {
     );
   }
   const other = facts.bootOrders.get(planned.bootOrder);
-  if (other) throw conflict(facts, other, `Boot order ${planned.bootOrder} (${path}) is already used by a <${other.tagName}>; libvirt needs each order once.`);
+  if (other) throw conflict(facts, other, `Boot order ${planned.bootOrder} (${path}) is already used by a <${clip(other.tagName)}>; libvirt needs each order once.`);
 }
 
 /** A device already in the domain: unchanged when it matches, a conflict when it differs in a way that matters. */
@@ -75,7 +77,8 @@ function reuseExisting(facts: DomainFacts, planned: PlannedHostdev, existing: Ex
   }
   const line = positionOf(facts, existing.element).line;
   out.changes.push({ change: { kind: 'hostdev-unchanged', address: planned.addressKey, alias: existing.alias ?? planned.alias, line } });
-  if (existing.alias !== undefined || !planned.gpudirect) return existing.alias;
+  // A planned alias is written (the clique override needs one; `remove --alias` and --explain rely on it).
+  if (existing.alias !== undefined || planned.alias === undefined) return existing.alias;
   return addAlias(facts, planned, existing, style, out);
 }
 
@@ -84,29 +87,34 @@ function differencesFrom(planned: PlannedHostdev, existing: ExistingHostdev): st
   if (existing.kind === 'interface') found.push("as an <interface type='hostdev'> (a network function), not a <hostdev>");
   if (existing.managed !== planned.managed) found.push(`with managed='${existing.managed ? 'yes' : 'no'}'`);
   if (existing.alias !== undefined && !planned.aliasWasGenerated && planned.alias !== undefined && existing.alias !== planned.alias) {
-    found.push(`with alias '${existing.alias}', not '${planned.alias}'`);
+    found.push(`with alias '${clip(existing.alias)}', not '${planned.alias}'`);
   }
   if (existing.alias !== undefined && planned.gpudirect && !existing.alias.startsWith('ua-')) {
-    found.push(`with alias '${existing.alias}', which libvirt assigned itself and drops on define (use \`virsh dumpxml --inactive\`)`);
+    found.push(`with alias '${clip(existing.alias)}', which libvirt assigned itself and drops on define (use \`virsh dumpxml --inactive\`)`);
   }
   const guest = planned.guestAddress && formatPciAddress(planned.guestAddress);
   const existingGuest = existing.guestAddress && formatPciAddress(existing.guestAddress);
   if (guest !== undefined && guest !== existingGuest) found.push(`at guest address ${existingGuest ?? '(none)'}, not ${guest}`);
-  if (planned.rom?.bar !== undefined && planned.rom.bar !== existing.romBar) found.push(`with rom bar '${existing.romBar ?? '(unset)'}'`);
-  if (planned.rom?.file !== undefined && planned.rom.file !== existing.romFile) found.push(`with rom file '${existing.romFile ?? '(unset)'}'`);
+  if (planned.rom?.bar !== undefined && planned.rom.bar !== existing.romBar) found.push(`with rom bar '${clip(existing.romBar ?? '(unset)')}'`);
+  if (planned.rom?.file !== undefined && planned.rom.file !== existing.romFile) found.push(`with rom file '${clip(existing.romFile ?? '(unset)')}'`);
   if (planned.bootOrder !== undefined && planned.bootOrder !== existing.bootOrder) found.push(`with boot order ${existing.bootOrder ?? '(unset)'}`);
   return found;
 }
 
-/** The clique override needs a user alias; an existing hostdev without one gets the planned alias. */
+/** An existing hostdev without an alias gets the planned one (a GPU's generated alias included: its clique override names it). */
 function addAlias(facts: DomainFacts, planned: PlannedHostdev, existing: ExistingHostdev, style: XmlStyle, out: EditPlan): string {
   const alias = planned.alias!;
   const owner = facts.aliases.get(alias);
-  if (owner) throw conflict(facts, owner, `Alias ${alias} (hostdevs[${planned.index}]) is already used by another <${owner.tagName}>. Choose another alias.`);
+  if (owner) throw conflict(facts, owner, `Alias ${alias} (hostdevs[${planned.index}]) is already used by another <${clip(owner.tagName)}>. Choose another alias.`);
   const source = existing.element.children.find((el) => el.localName === 'source' && !el.namespaceURI);
   const line: Lines = [[0, aliasLine(alias, style)[1]]];
   const insertion = source ? insertAfter(facts, source, [line], style) : insertFirst(facts, existing.element, [line], style);
   const edit = addInsertion(out, insertion);
   out.changes.push({ change: { kind: 'alias-added', alias, address: planned.addressKey }, edit, at: insertion.blockStarts[0] });
   return alias;
+}
+
+/** Values read from the domain can be any length; messages quote at most a line of them. */
+function clip(value: string): string {
+  return excerpt(value, 80);
 }

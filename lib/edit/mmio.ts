@@ -4,7 +4,7 @@ import { wrap } from '../render/qemu';
 import { Lines, XmlStyle, attributes } from '../render/style';
 import { Insertion, appendInside, insertFirst } from './anchors';
 import { Change } from './changes';
-import { EditPlan, addInsertion } from './edit-plan';
+import { EditPlan, addInsertion, noteDevicesInsertion } from './edit-plan';
 import { qemuPrefix } from './qemu-namespace';
 
 const GiB = 1024 ** 3;
@@ -57,6 +57,7 @@ function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle
   } else {
     const controller = rootControllerLines(window64GiB, style);
     insertion = facts.devices ? insertFirst(facts, facts.devices, [controller], style) : appendInside(facts, facts.root, [wrap('<devices>', '</devices>', controller)], style);
+    noteDevicesInsertion(facts, out);
     out.created.push('pcie-root');
   }
   const edit = addInsertion(out, insertion);

@@ -12,6 +12,8 @@ export function metadataLines(gpus: MetadataGpu[], created: string[], style: Xml
   const q = style.quote;
   const rootAttributes: [string, string][] = [[`xmlns:${METADATA_PREFIX}`, PASSTHROUGH_NS]];
   if (created.length > 0) rootAttributes.push(['created', created.join(' ')]);
+  // Only a record of what was created (a `<devices>` opened for an NPU): one self-closing element.
+  if (gpus.length === 0 && mmioGiB === undefined) return [[0, `<${METADATA_PREFIX}:gpudirect${attributes(rootAttributes, q)}/>`]];
   return [
     [0, `<${METADATA_PREFIX}:gpudirect${attributes(rootAttributes, q)}>`],
     ...gpus.map((g): [number, string] => [1, `<${METADATA_PREFIX}:gpu${attributes(gpuAttributes(g), q)}/>`]),
