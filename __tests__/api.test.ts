@@ -9,6 +9,7 @@ import {
   explainTransform,
   inspectDomain,
   lookupNvidiaDevice,
+  removePassthrough,
   renderHostdev,
   transformDomain,
 } from '../lib';
@@ -113,6 +114,7 @@ describe('errors outside the case folders', () => {
     ['PLAN_INVALID', () => transformDomain(domain, null as never)],
     ['XML_MALFORMED', () => transformDomain('<domain>\u0000</domain>', { hostdevs: [] })],
     ['TOPOLOGY_INVALID', () => cliquesFromTopology({ topo: 'GPU0 GPU1' })],
+    ['REMOVE_NOT_FOUND', () => removePassthrough(domain, { aliases: ['gpu9'] })],
   ])('%s', (code, fn) => {
     expect(errorOf(fn).code).toBe(code);
   });
@@ -120,7 +122,7 @@ describe('errors outside the case folders', () => {
   test('every error code is produced by some test case', () => {
     // Codes the table above produces; the rest come from the case folders.
     // apply.test.ts (against real libvirt) and kubevirt.test.ts produce the integration codes.
-    const produced = new Set(['INPUT_INVALID', 'XML_TOO_LARGE', 'TOPOLOGY_INVALID', 'LIBVIRT_REFUSED', 'LIBVIRT_DROPPED', 'HOSTDEV_MISSING']);
+    const produced = new Set(['INPUT_INVALID', 'XML_TOO_LARGE', 'TOPOLOGY_INVALID', 'LIBVIRT_REFUSED', 'LIBVIRT_DROPPED', 'HOSTDEV_MISSING', 'REMOVE_NOT_FOUND']);
     for (const dir of fs.readdirSync(CASES_DIR)) {
       const file = path.join(CASES_DIR, dir, 'expected-error.json');
       if (fs.existsSync(file)) produced.add(JSON.parse(fs.readFileSync(file, 'utf8')).code);
