@@ -85,6 +85,11 @@ test.each<[string, () => unknown, string, RegExp]>([
   expect(err.message).toMatch(message);
 });
 
+test('an empty selection removes nothing, like an empty plan adds nothing', () => {
+  expect(removePassthrough(twoGpus, { hostdevs: [] })).toBe(twoGpus);
+  expect(removePassthrough(twoGpus, { addresses: [], aliases: [] })).toBe(twoGpus);
+});
+
 test('an alias the domain still sets a clique for counts as found, without its hostdev', () => {
   const plan: Plan = { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] };
   const out = transformDomain(domain, plan);

@@ -35,7 +35,8 @@ interface Wanted {
  *
  * Throws PassthroughError `INPUT_INVALID` for a selection with unknown keys or wrong types, and
  * `REMOVE_NOT_FOUND` when something selected (an address, an alias, a plan entry) is not in the domain,
- * or, without a selection, when the metadata records nothing: nothing is removed then.
+ * or, without a selection, when the metadata records nothing: nothing is removed then. An empty selection
+ * (a plan without hostdevs, no addresses or aliases) removes nothing and returns the input.
  */
 export function removePassthrough(xml: string, selection?: RemoveSelection | { hostdevs: unknown[] }, options: LoadOptions = {}): string {
   const facts = readDomainFacts(loadDomainXml(xml, options));
@@ -46,7 +47,7 @@ export function removePassthrough(xml: string, selection?: RemoveSelection | { h
     (h) => h.kind === 'hostdev' && (addresses.has(h.sourceKey) || (h.alias !== undefined && aliases.has(h.alias))),
   );
   const removeMmio = facts.metadataMmioGiB !== undefined && (selection === undefined || ('hostdevs' in selection && 'mmio' in selection));
-  requireFound(facts, wanted, hostdevs.map((h) => h.sourceKey), removeMmio);
+  requireFound(facts, wanted, hostdevs.map((h) => h.sourceKey), selection === undefined && !removeMmio);
   const removedAliases = new Set([...aliases, ...hostdevs.flatMap((h) => (h.alias ? [h.alias] : []))]);
   let removals: XmlElement[] = hostdevs.map((h) => h.element);
   removals.push(...overrideRemovals(facts, removedAliases), ...commandlineRemovals(facts, removedAliases, removeMmio));
@@ -113,11 +114,11 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Everything asked for must be in the domain (as a hostdev, a clique setting or a metadata entry): a typo must not pass as done. */
-function requireFound(facts: DomainFacts, wanted: Wanted[], removedSources: string[], removeMmio: boolean): void {
-  if (wanted.length === 0 && !removeMmio) {
+function requireFound(facts: DomainFacts, wanted: Wanted[], removedSources: string[], nothingRecorded: boolean): void {
+  if (wanted.length === 0 && nothingRecorded) {
     throw new PassthroughError(
       'REMOVE_NOT_FOUND',
-      'Nothing to remove: the selection is empty, and without one only what the library recorded in the domain\'s metadata is removed, which is nothing here. Name the devices (--address, --alias, or --plan).',
+      'Nothing to remove: without a selection only what the library recorded in the domain\'s metadata is removed (GPUs, the MMIO window), and it records none. Name the devices (--address, --alias, or --plan).',
     );
   }
   const sources = new Set(removedSources);
