@@ -5,7 +5,7 @@ import type { Plan, PlanHostdev } from '../lib';
 import { isSubsequence } from './helpers/invariants';
 import { corpusEntries } from './helpers/paths';
 
-// Property-based tests over the real corpus. FC_RUNS sets the runs per property (CI: 10,000);
+// Property-based tests over the real corpus and over domains generated with xmlbuilder2. FC_RUNS sets the runs per property (CI: 10,000);
 // FC_SEED replays a failure: fast-check prints the seed and the shrunk counterexample.
 const RUNS = Number(process.env.FC_RUNS ?? (process.env.CI ? 10_000 : 300));
 const SEED = Number(process.env.FC_SEED ?? 20261124);
@@ -24,11 +24,75 @@ const acceptedQ35 = q35.filter((x) => {
   }
 });
 
+// Generated domains (issue 17): a random spec, built as a tree by xmlbuilder2 (bench/inputs.js), so well-formed by
+// construction; the document style (indentation, CRLF, quote character) is applied after.
+interface Built {
+  buildDomain(spec: unknown): unknown;
+  serialise(root: unknown, style: { indent: string; newline: string; quote: string }): string;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { buildDomain, serialise } = require('../bench/inputs') as Built;
+
+const pciArb = fc.record({ domain: fc.constant(0), bus: fc.integer({ min: 0, max: 0xff }), slot: fc.integer({ min: 0, max: 0x1f }), function: fc.integer({ min: 0, max: 7 }) });
+const SHARED_SOURCES = [{ domain: 0, bus: 0x3b, slot: 0, function: 0 }, { domain: 0, bus: 0x5e, slot: 0, function: 0 }];
+const REPEATABLE = ['disk', 'root-port', 'interface', 'serial', 'input', 'hostdev'];
+const ONCE_AT_THE_END = ['usb', 'graphics', 'video', 'watchdog', 'rng', 'memballoon'];
+const textArb = (re: RegExp) => fc.stringMatching(re);
+const key = (a: { bus: number; slot: number; function: number }) => `${a.bus}:${a.slot}.${a.function}`;
+
+const devicesArb = fc
+  .tuple(
+    fc.array(fc.record({ kind: fc.constantFrom(...REPEATABLE), source: fc.oneof(pciArb, fc.constantFrom(...SHARED_SOURCES)), alias: fc.constantFrom('none', 'user', 'libvirt'), guest: fc.boolean() }), { maxLength: 8 }),
+    fc.subarray(ONCE_AT_THE_END),
+  )
+  .map(([repeatable, once]) => {
+    const seen = new Set<string>();
+    const devices: Record<string, unknown>[] = [{ kind: 'emulator', i: 0 }];
+    repeatable.forEach((d, i) => {
+      if (d.kind === 'hostdev' && seen.has(key(d.source))) return;
+      if (d.kind === 'hostdev') seen.add(key(d.source));
+      const alias = d.alias === 'user' ? `ua-dev${i}` : d.alias === 'libvirt' ? `hostdev${i}` : undefined;
+      devices.push({ kind: d.kind, i: i + 1, source: d.source, alias, guest: d.guest ? { bus: 0x10 + i, slot: 0, function: 0 } : undefined });
+    });
+    once.forEach((kind, i) => devices.push({ kind, i: 100 + i }));
+    return devices;
+  });
+
+const qemuElementArb = (rootPrefix: string | null) =>
+  fc.constantFrom('qemu', 'q', 'vt').map((prefix) => ({ prefix, declareOnItself: prefix !== rootPrefix }));
+
+const generatedDomainArb: fc.Arbitrary<string> = fc
+  .record({
+    name: textArb(/^[a-z][a-z0-9-]{0,10}$/),
+    machine: fc.constantFrom('q35', 'pc-q35-7.2', 'pc-q35-9.0'),
+    firmware: fc.constantFrom(undefined, 'efi', 'ovmf-loader'),
+    hiddenKvm: fc.boolean(),
+    description: fc.option(textArb(/^[ -~]{0,30}$/).filter((t) => !t.includes(']]>')), { nil: undefined }),
+    comments: fc.array(textArb(/^[ a-z0-9.:]{0,20}$/), { maxLength: 3 }),
+    rootQemuPrefix: fc.constantFrom(null, 'qemu', 'q', 'qemu2'),
+    foreignMetadata: fc.boolean(),
+    devices: fc.oneof({ weight: 1, arbitrary: fc.constant('none' as const) }, { weight: 1, arbitrary: fc.constant([]) }, { weight: 8, arbitrary: devicesArb }),
+    style: fc.record({ indent: fc.constantFrom('  ', '    ', '\t'), newline: fc.constantFrom('\n', '\r\n'), quote: fc.constantFrom("'", '"') }),
+  })
+  .chain((spec) =>
+    fc
+      .record({
+        commandline: fc.option(qemuElementArb(spec.rootQemuPrefix).map((q) => ({ ...q, args: ['-no-hpet'] })), { nil: undefined }),
+        override: fc.option(qemuElementArb(spec.rootQemuPrefix).map((q) => ({ ...q, alias: 'ua-disk0' })), { nil: undefined }),
+      })
+      .map((qemu) => ({ ...spec, ...qemu })),
+  )
+  .map(({ style, rootQemuPrefix, ...spec }) => serialise(buildDomain({ ...spec, rootQemuPrefix: rootQemuPrefix ?? undefined }), style));
+
+/** A corpus file or a generated domain. */
+const domainArb = (pool: string[]): fc.Arbitrary<string> => fc.oneof(fc.nat(pool.length - 1).map((i) => pool[i]), generatedDomainArb);
+
 const ARCHITECTURES = ['kepler', 'maxwell', 'pascal', 'volta', 'turing', 'ampere', 'ada', 'hopper', 'blackwell'];
 
 const hostdevArb: fc.Arbitrary<PlanHostdev> = fc.record(
   {
     address: fc.oneof(
+      fc.constantFrom('3b:00.0', '5e:00.0'),
       fc.tuple(fc.integer({ min: 0, max: 0xff }), fc.integer({ min: 0, max: 0x1f }), fc.integer({ min: 0, max: 7 })).map(
         ([b, s, f]) => `${b.toString(16).padStart(2, '0')}:${s.toString(16).padStart(2, '0')}.${f}`,
       ),
@@ -93,10 +157,25 @@ function parseShort(a: string) {
   return { domain: 0, bus: parseInt(bus, 16), slot: parseInt(slot, 16), function: Number(fn) };
 }
 
+test('(0) generated domains are valid q35 domains: accepted, and an empty plan returns them byte for byte', () => {
+  fc.assert(
+    fc.property(generatedDomainArb, (xml) => transformDomain(xml, { hostdevs: [] }) === xml && inspectDomain(xml).isQ35),
+    params,
+  );
+});
+
+test('(0) the generator covers what it promises: comments, CDATA, CRLF, both quotes, tabs, qemu prefixes, hostdevs, <devices/>', () => {
+  const sample = fc.sample(generatedDomainArb, { numRuns: 300, seed: SEED });
+  const seen = (re: RegExp) => sample.some((x) => re.test(x));
+  for (const re of [/<!--/, /<!\[CDATA\[/, /\r\n/, /type="kvm"/, /type='kvm'/, /\n\t</, /<hostdev /, /<devices\/>/, /<qemu:commandline xmlns:qemu=/, /xmlns:qemu2=/, /<vt:override/, /libosinfo/]) {
+    expect([re.source, seen(re)]).toEqual([re.source, true]);
+  }
+});
+
 test('(a) any document, damaged or not, gives a string or a PassthroughError — nothing else', () => {
   fc.assert(
-    fc.property(fc.nat(texts.length - 1), mutationArb, planArb, (i, m, plan) => {
-      const result = attempt(mutate(texts[i], m), plan);
+    fc.property(domainArb(texts), mutationArb, planArb, (xml, m, plan) => {
+      const result = attempt(mutate(xml, m), plan);
       return typeof result === 'string' || result instanceof PassthroughError;
     }),
     params,
@@ -105,8 +184,8 @@ test('(a) any document, damaged or not, gives a string or a PassthroughError —
 
 test('(b) idempotence: transforming the output again changes nothing', () => {
   fc.assert(
-    fc.property(fc.nat(acceptedQ35.length - 1), mutationArb, planArb, (i, m, plan) => {
-      const out = attempt(mutate(acceptedQ35[i], m), plan);
+    fc.property(domainArb(acceptedQ35), mutationArb, planArb, (xml, m, plan) => {
+      const out = attempt(mutate(xml, m), plan);
       return typeof out !== 'string' || transformDomain(out, plan) === out;
     }),
     params,
@@ -116,8 +195,7 @@ test('(b) idempotence: transforming the output again changes nothing', () => {
 test('(c) only insertions: the input is inside the output, and removing the plan restores it exactly', () => {
   let restored = 0;
   fc.assert(
-    fc.property(fc.nat(acceptedQ35.length - 1), planArb, (i, plan) => {
-      const xml = acceptedQ35[i];
+    fc.property(domainArb(acceptedQ35), planArb, (xml, plan) => {
       const out = attempt(xml, plan);
       if (typeof out !== 'string') return true;
       restored++;
@@ -133,8 +211,7 @@ test('(c) only insertions: the input is inside the output, and removing the plan
 
 test('(d) the output reports exactly the planned devices and cliques plus what was there', () => {
   fc.assert(
-    fc.property(fc.nat(acceptedQ35.length - 1), planArb, (i, plan) => {
-      const xml = acceptedQ35[i];
+    fc.property(domainArb(acceptedQ35), planArb, (xml, plan) => {
       const out = attempt(xml, plan);
       if (typeof out !== 'string') return true;
       const before = inspectDomain(xml);
@@ -153,9 +230,9 @@ test('(d) the output reports exactly the planned devices and cliques plus what w
 
 test('(e) the caller’s plan object is never mutated', () => {
   fc.assert(
-    fc.property(fc.nat(texts.length - 1), planArb, (i, plan) => {
+    fc.property(domainArb(texts), planArb, (xml, plan) => {
       const copy = structuredClone(plan);
-      attempt(texts[i], plan);
+      attempt(xml, plan);
       return JSON.stringify(copy) === JSON.stringify(plan);
     }),
     params,
