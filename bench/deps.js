@@ -28,7 +28,10 @@ const planKey = (address) => {
   return [d, b, s, f].map((x) => parseInt(x, 16)).join(':');
 };
 
-/** Parse with xmldom, look up with xpath, build fragments with xmlbuilder2, import them, serialise the DOM. */
+/**
+ * Parse with xmldom, look up with xpath, build the new elements with xmlbuilder2 (one builder per kind of
+ * fragment: xmlbuilder2 has its own DOM, so fragments cross to xmldom as text), import them, serialise the DOM.
+ */
 function domTransform(xml, plan) {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const root = doc.documentElement;
@@ -37,34 +40,38 @@ function domTransform(xml, plan) {
   const devices = select('devices', root, true);
   const present = new Set(select('hostdev/source/address', devices).map(key));
   const aliases = new Set(select('*/alias/@name', devices).map((a) => a.value));
+  const hostdevs = create().ele('fragment');
   const gpus = [];
   for (const h of plan.hostdevs) {
     const alias = `ua-${h.alias}`;
     if (present.has(planKey(h.address)) || aliases.has(alias)) throw new Error('conflict');
     const [d, b, sf] = h.address.split(':');
     const [s, f] = sf.split('.');
-    const hostdev = create().ele('hostdev', { mode: 'subsystem', type: 'pci', managed: 'yes' });
+    const hostdev = hostdevs.ele('hostdev', { mode: 'subsystem', type: 'pci', managed: 'yes' });
     hostdev.ele('source').ele('address', { domain: `0x${d}`, bus: `0x${b}`, slot: `0x${s}`, function: `0x${f}` });
     hostdev.ele('alias', { name: alias });
-    devices.appendChild(imported(doc, hostdev));
     if (h.gpudirect) gpus.push({ alias, clique: h.gpudirect.clique });
   }
+  for (const node of imported(doc, hostdevs)) devices.appendChild(node);
   if (gpus.length === 0) return new XMLSerializer().serializeToString(doc);
-  const override = create().ele(QEMU_NS, 'qemu:override');
+  const override = create().ele('fragment').ele(QEMU_NS, 'qemu:override');
   for (const g of gpus) {
     override.ele(QEMU_NS, 'qemu:device', { alias: g.alias }).ele(QEMU_NS, 'qemu:frontend').ele(QEMU_NS, 'qemu:property', { name: 'x-nv-gpudirect-clique', type: 'unsigned', value: g.clique });
   }
   root.setAttribute('xmlns:qemu', QEMU_NS);
-  root.appendChild(imported(doc, override));
-  const metadata = create().ele('metadata').ele(METADATA_NS, 'passthrough:gpudirect');
+  for (const node of imported(doc, override.root())) root.appendChild(node);
+  const metadata = create().ele('fragment').ele('metadata').ele(METADATA_NS, 'passthrough:gpudirect');
   for (const g of gpus) metadata.ele(METADATA_NS, 'passthrough:gpu', { alias: g.alias, clique: g.clique, offset: '0xd4' });
-  root.insertBefore(imported(doc, metadata.root()), select('memory', root, true));
+  for (const node of imported(doc, metadata.root())) root.insertBefore(node, select('memory', root, true));
   return new XMLSerializer().serializeToString(doc);
 }
 
-function imported(doc, builder) {
-  const text = builder.end({ headless: true });
-  return doc.importNode(new DOMParser().parseFromString(text, 'text/xml').documentElement, true);
+/** The children of a builder's `<fragment>`, parsed by xmldom and imported into `doc`. */
+function imported(doc, fragment) {
+  const wrapper = new DOMParser().parseFromString(fragment.end({ headless: true }), 'text/xml').documentElement;
+  const nodes = [];
+  for (let c = wrapper.firstChild; c; c = c.nextSibling) if (c.nodeType === 1) nodes.push(doc.importNode(c, true));
+  return nodes;
 }
 
 // ---- timing ---------------------------------------------------------------------------------------------------
@@ -198,7 +205,9 @@ function verdicts() {
 
 // ---- main -----------------------------------------------------------------------------------------------------
 
-if (process.argv[2] === '--peak') {
+if (require.main !== module) {
+  module.exports = { domTransform };
+} else if (process.argv[2] === '--peak') {
   peakChild(process.argv[3]);
 } else {
   const lint = spawnSync('xmllint', ['--version'], { encoding: 'utf8' });

@@ -28,7 +28,7 @@ function addDevice(devices, d) {
     case 'disk': {
       const disk = devices.ele('disk', { type: 'file', device: 'disk' });
       disk.ele('driver', { name: 'qemu', type: 'qcow2', discard: 'unmap' });
-      disk.ele('source', { file: `/var/lib/libvirt/images/vm-${i}.qcow2`, index: i + 1 });
+      disk.ele('source', { file: `/var/lib/libvirt/images/${d.image ?? 'vm'}-${i}.qcow2`, index: i + 1 });
       disk.ele('backingStore');
       disk.ele('target', { dev: `vd${i}`, bus: 'virtio' });
       disk.ele('alias', { name: `virtio-disk${i}` });
@@ -86,12 +86,13 @@ function addDevice(devices, d) {
 /**
  * A q35 domain from a spec:
  *   { name, machine, firmware?: 'efi' | 'ovmf-loader', hiddenKvm?, description? (CDATA), comments? (strings),
+ *     id?, running? (currentMemory, resource, nvram, vmport, cpu, clock, lifecycle: what dumpxml of a running domain shows),
  *     rootQemuPrefix? (xmlns declared on the root), foreignMetadata?, devices: 'none' | [{kind, i, …}],
  *     commandline?: { prefix, declareOnItself, args: [] }, override?: { prefix, declareOnItself, alias } }
  * Comments go after the name, inside <devices> (first) and before </domain>.
  */
 function buildDomain(spec) {
-  const rootAttrs = { type: 'kvm' };
+  const rootAttrs = spec.id === undefined ? { type: 'kvm' } : { type: 'kvm', id: spec.id };
   if (spec.rootQemuPrefix) rootAttrs[`xmlns:${spec.rootQemuPrefix}`] = QEMU_NS;
   const root = create().ele('domain', rootAttrs);
   const comments = spec.comments ?? [];
@@ -103,14 +104,19 @@ function buildDomain(spec) {
     root.ele('metadata').ele('http://libosinfo.org/xmlns/libvirt/domain/1.0', 'libosinfo:libosinfo').ele('libosinfo:os', { id: 'http://ubuntu.com/ubuntu/22.04' });
   }
   root.ele('memory', { unit: 'KiB' }).txt(String(spec.memoryKiB ?? 8388608));
+  if (spec.running) root.ele('currentMemory', { unit: 'KiB' }).txt(String(spec.memoryKiB ?? 8388608));
   root.ele('vcpu', { placement: 'static' }).txt(String(spec.vcpus ?? 4));
+  if (spec.running) root.ele('resource').ele('partition').txt('/machine');
   const os = root.ele('os', spec.firmware === 'efi' ? { firmware: 'efi' } : {});
   os.ele('type', { arch: 'x86_64', machine: spec.machine }).txt('hvm');
   if (spec.firmware === 'ovmf-loader') os.ele('loader', { readonly: 'yes', type: 'pflash' }).txt('/usr/share/OVMF/OVMF_CODE_4M.fd');
+  if (spec.firmware === 'ovmf-loader' && spec.running) os.ele('nvram').txt(`/var/lib/libvirt/qemu/nvram/${spec.name}_VARS.fd`);
   const features = root.ele('features');
   features.ele('acpi');
   features.ele('apic');
+  if (spec.running) features.ele('vmport', { state: 'off' });
   if (spec.hiddenKvm) features.ele('kvm').ele('hidden', { state: 'on' });
+  if (spec.running) addRunningDetails(root);
   if (spec.devices !== 'none') {
     const devices = root.ele('devices');
     if (comments[1] !== undefined && spec.devices.length > 0) devices.com(comments[1]);
@@ -120,6 +126,18 @@ function buildDomain(spec) {
   if (spec.override) addOverride(root, spec.override);
   if (comments[2] !== undefined) root.com(comments[2]);
   return root;
+}
+
+/** What `virsh dumpxml` of a running domain also shows: CPU, clock, lifecycle actions. */
+function addRunningDetails(root) {
+  root.ele('cpu', { mode: 'host-passthrough', check: 'none', migratable: 'on' }).ele('topology', { sockets: 1, dies: 1, cores: 8, threads: 2 });
+  const clock = root.ele('clock', { offset: 'utc' });
+  clock.ele('timer', { name: 'rtc', tickpolicy: 'catchup' });
+  clock.ele('timer', { name: 'pit', tickpolicy: 'delay' });
+  clock.ele('timer', { name: 'hpet', present: 'no' });
+  root.ele('on_poweroff').txt('destroy');
+  root.ele('on_reboot').txt('restart');
+  root.ele('on_crash').txt('destroy');
 }
 
 function addCommandline(root, { prefix, declareOnItself, args }) {
@@ -189,23 +207,34 @@ function requote(tag, quote) {
 /** The benchmark's filler devices, like `virsh dumpxml` prints them: a disk, a root port or a NIC in turn. */
 const FILLER = ['disk', 'root-port', 'interface'];
 
-/** A domain of at least `kb` kilobytes (deterministic): the filler count is sized from a small build, then built once. */
+/**
+ * The smallest domain of at least `kb` kilobytes with filler devices (deterministic; byte for byte the domains
+ * of the earlier string template): the filler count is estimated from builds, then corrected by single steps.
+ */
 function domainOfSize(kb) {
   const spec = (n) => ({
     name: 'bench-vm',
+    id: 7,
+    running: true,
     uuid: '6f2a8e4c-1b3d-4c8e-9a41-2f6b7d0c5e19',
     machine: 'pc-q35-7.2',
     firmware: 'ovmf-loader',
     memoryKiB: 67108864,
     vcpus: 16,
-    devices: [{ kind: 'emulator', i: 0 }, ...Array.from({ length: n }, (_, i) => ({ kind: FILLER[i % 3], i })), { kind: 'memballoon', i: 0 }],
+    devices: [{ kind: 'emulator', i: 0 }, ...Array.from({ length: n }, (_, i) => ({ kind: FILLER[i % 3], i, image: 'bench' })), { kind: 'memballoon', i: 0 }],
   });
   const target = kb * 1024;
-  const base = serialise(buildDomain(spec(0))).length;
-  const perDevice = (serialise(buildDomain(spec(30))).length - base) / 30;
-  let n = Math.max(0, Math.ceil((target - base) / perDevice));
-  let xml = serialise(buildDomain(spec(n)));
-  while (xml.length < target) xml = serialise(buildDomain(spec(++n)));
+  const build = (n) => serialise(buildDomain(spec(n)));
+  const base = build(0).length;
+  // Devices grow a little with their index (names, buses): re-estimate from the last build until within a device.
+  let n = 30;
+  let xml = build(n);
+  for (let round = 0; round < 5 && Math.abs(target - xml.length) > 600; round++) {
+    n = Math.max(0, n + Math.round((target - xml.length) / ((xml.length - base) / n)));
+    xml = build(n);
+  }
+  while (xml.length < target) xml = build(++n);
+  for (let smaller; n > 0 && (smaller = build(n - 1)).length >= target; n--) xml = smaller;
   return xml;
 }
 
