@@ -77,6 +77,7 @@ test.each<[string, () => unknown, string, RegExp]>([
   ['the unknown key adresses', () => removePassthrough(twoGpus, { adresses: ['3b:00.0'] } as never), 'INPUT_INVALID', /did you mean "addresses"/],
   ['an unknown key far from any', () => removePassthrough(twoGpus, { devices: [] } as never), 'INPUT_INVALID', /unknown key "devices"; it takes/],
   ['aliases that are not strings', () => removePassthrough(twoGpus, { aliases: [7] } as never), 'INPUT_INVALID', /aliases must be an array of strings/],
+  ['an address that is null', () => removePassthrough(twoGpus, { addresses: [null] } as never), 'INPUT_INVALID', /addresses must be an array of PCI addresses/],
   ['addresses that are not an array', () => removePassthrough(twoGpus, { addresses: '3b:00.0' } as never), 'INPUT_INVALID', /addresses must be an array/],
   ['null', () => removePassthrough(twoGpus, null as never), 'INPUT_INVALID', /must be a plan/],
 ])('%s is refused, naming it', (_name, f, code, message) => {

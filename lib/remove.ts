@@ -97,7 +97,10 @@ function checkSelectionKeys(selection: object): asserts selection is RemoveSelec
     );
   }
   const { addresses, aliases } = selection as Record<string, unknown>;
-  if (addresses !== undefined && !Array.isArray(addresses)) throw new PassthroughError('INPUT_INVALID', 'The selection\'s addresses must be an array of PCI addresses.');
+  const isAddress = (a: unknown) => typeof a === 'string' || (typeof a === 'object' && a !== null && !Array.isArray(a));
+  if (addresses !== undefined && !(Array.isArray(addresses) && addresses.every(isAddress))) {
+    throw new PassthroughError('INPUT_INVALID', 'The selection\'s addresses must be an array of PCI addresses (`3b:00.0` or { bus, slot, function }).');
+  }
   if (aliases !== undefined && !(Array.isArray(aliases) && aliases.every((a) => typeof a === 'string'))) {
     throw new PassthroughError('INPUT_INVALID', 'The selection\'s aliases must be an array of strings.');
   }
