@@ -284,14 +284,16 @@ function metadataEdits(facts: DomainFacts, aliases: Set<string>, removals: XmlEl
  */
 function prefixStillUsed(facts: DomainFacts, prefix: string, removals: XmlElement[]): boolean {
   const removed = new Set(removals);
-  const needs = (el: XmlElement): boolean => {
-    if (removed.has(el) || el.getAttribute(`xmlns:${prefix}`) !== null) return false;
+  // Without recursion: a caller may raise maxDepth far beyond what the call stack survives.
+  for (const stack = facts.root.children.slice(); stack.length > 0; ) {
+    const el = stack.pop()!;
+    if (removed.has(el) || el.getAttribute(`xmlns:${prefix}`) !== null) continue;
     if (el.prefix === prefix) return true;
     const pairs = el.attributePairs;
     for (let i = 0; i < pairs.length; i += 2) if (pairs[i].startsWith(`${prefix}:`)) return true;
-    return el.children.some(needs);
-  };
-  return facts.root.children.some(needs);
+    for (const child of el.children) stack.push(child);
+  }
+  return false;
 }
 
 /** The ` xmlns:PREFIX='…'` attribute text in the root start tag. */
