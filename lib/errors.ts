@@ -18,7 +18,6 @@ export type ErrorCode =
   | 'LIBVIRT_REFUSED'
   | 'LIBVIRT_DROPPED'
   | 'HOSTDEV_MISSING'
-
   | 'REMOVE_NOT_FOUND';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
