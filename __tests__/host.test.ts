@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassthroughError, checkHost, cliquesFromTopology, explainPlanFromHost, planFromHost, readHostSnapshot, transformDomain } from '../lib';
+import { PassthroughError, checkHost, cliquesFromTopology, explainPlanFromHost, planFromHost, readHostCapture, readHostSnapshot, transformDomain } from '../lib';
 import { REPO } from './helpers/paths';
 import { BRIDGE, FakeDevice, GPU, GUIDE_CMDLINE, NIC, NPU, makeSysfs } from './helpers/sysfs';
 
@@ -114,6 +114,19 @@ describe('checkHost against the NPU guide', () => {
     expect(findings.find((f) => f.level === 'warning')!.fix).toMatch(/GRUB_CMDLINE_LINUX/);
   });
 
+  // Documentation/admin-guide/kernel-parameters.txt: "pci=option[,option...]", and intel_iommu= /
+  // amd_iommu= / iommu= take comma lists (e.g. intel_iommu=on,sm_on); each occurrence counts.
+  test.each([
+    ['comma lists', 'GenuineIntel', 'ro transparent_hugepage=madvise pcie_aspm=force pci=pcie_bus_perf,bfsort,noats iommu=pt intel_iommu=on,sm_on iommu.strict=1', []],
+    ['comma list and a separate pci=', 'GenuineIntel', 'transparent_hugepage=madvise pcie_aspm=force pci=pcie_bus_perf,noats pci=bfsort iommu=pt intel_iommu=sm_on,on iommu.strict=1', []],
+    ['a value only inside a longer one does not count', 'GenuineIntel', 'transparent_hugepage=madvise pcie_aspm=force pci=pcie_bus_perf_x,bfsort,noats iommu=pt intel_iommu=onx iommu.strict=1', ['kernel parameter pci=pcie_bus_perf is missing', 'kernel parameter intel_iommu=on is missing']],
+    ['intel_iommu= on AMD', 'AuthenticAMD', 'transparent_hugepage=madvise pcie_aspm=force pci=pcie_bus_perf,bfsort,noats iommu=pt intel_iommu=on iommu.strict=1', ['kernel parameter amd_iommu=on is missing', 'kernel parameter intel_iommu= is set, but the CPU is AMD']],
+    ['amd_iommu= on Intel', 'GenuineIntel', 'transparent_hugepage=madvise pcie_aspm=force pci=pcie_bus_perf,bfsort,noats iommu=pt intel_iommu=on amd_iommu=on iommu.strict=1', ['kernel parameter amd_iommu= is set, but the CPU is Intel']],
+  ])('kernel parameters: %s', (_name, cpuVendor, cmdline, warnings) => {
+    const findings = checkHost(readHostSnapshot(host({ devices: [npu], cmdline, cpuVendor })));
+    expect(findings.filter((f) => f.level === 'warning').map((f) => f.what)).toEqual(warnings);
+  });
+
   test('a GPU sharing its IOMMU group with a NIC is an error; a bridge in the group is not', () => {
     const devices: FakeDevice[] = [
       { path: ['pci0000:00', '0000:00:03.0'], vendor: 0x8086, device: 0x6f08, classCode: BRIDGE, group: '7' },
@@ -158,4 +171,34 @@ describe('planFromHost', () => {
     const domain = fs.readFileSync(path.join(REPO, 'examples', 'domain.xml'), 'utf8');
     expect(transformDomain(domain, planFromHost(snapshot, { gpus: 'all', npus: 'all' }))).toContain("value='0'");
   });
+});
+
+test.each([
+  ['a missing path', () => '/nonexistent/capture.tar', /Cannot read the capture \/nonexistent\/capture.tar \(ENOENT\)/],
+  ['a file that is not a tar', () => {
+    const root = host({ devices: [] });
+    fs.writeFileSync(path.join(root, 'notes.txt'), 'hello\n');
+    return path.join(root, 'notes.txt');
+  }, /notes.txt is not a tar file from host capture/],
+])('readHostCapture refuses %s with INPUT_INVALID', (_name, file, message) => {
+  let caught: unknown;
+  try {
+    readHostCapture(file());
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(PassthroughError);
+  expect(caught).toMatchObject({ code: 'INPUT_INVALID', message: expect.stringMatching(message) });
+});
+
+test('a huge unknown link label in nvidia-smi topo -m text is clipped in the message', () => {
+  const label = 'Q'.repeat(100_000);
+  let message = '';
+  try {
+    cliquesFromTopology({ topo: `\tGPU0\tGPU1\nGPU0\t X \t${label}\nGPU1\t${label}\t X\n` });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  expect(message).toMatch(/^Unknown link "Q+…" between GPU0 and GPU1/);
+  expect(message.length).toBeLessThan(200);
 });

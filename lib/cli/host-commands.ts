@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { captureHost, unpackCapture } from '../host/capture';
+import { excerpt } from '../errors';
+import { captureHost, readHostCapture } from '../host/capture';
 import { checkHost } from '../host/check';
 import { cliquesFromTopology } from '../host/cliques';
 import { explainPlanFromHost } from '../host/plan';
-import { HostSnapshot, readHostSnapshot } from '../host/snapshot';
+import { HostSnapshot, isAccelerator, isNvidiaGpu, readHostSnapshot } from '../host/snapshot';
+import { formatPciAddress, parsePciAddress } from '../pci/address';
 import { CliquePolicy } from '../host/topology';
-import { CliIo, UsageError } from './io';
+import { CliFailure, CliIo, UsageError, readText } from './io';
 
 export const HOST_HELP = `Usage: libvirt-passthrough host check [--devices ADDR,…] [--sysfs DIR|FILE.tar] [--json]
        libvirt-passthrough host plan --gpus all|ADDR,… [--npus all|ADDR,…] [--policy socket|host-bridge|switch]
@@ -26,18 +28,34 @@ Example:
   libvirt-passthrough host plan --gpus all --npus all > plan.json
 `;
 
-function withSnapshot<T>(source: unknown, fn: (s: HostSnapshot) => T): T {
-  if (typeof source !== 'string') return fn(readHostSnapshot('/'));
-  if (fs.statSync(source).isDirectory()) return fn(readHostSnapshot(source));
-  const dir = unpackCapture(source);
-  try {
-    return fn(readHostSnapshot(dir));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+function readSnapshot(source: unknown): HostSnapshot {
+  return typeof source === 'string' ? readHostCapture(source) : readHostSnapshot('/');
 }
 
 const list = (v: unknown): 'all' | string[] | undefined => (typeof v !== 'string' ? undefined : v === 'all' ? 'all' : v.split(',').map((s) => s.trim()).filter(Boolean));
+
+/** Each address given to an option, canonical; a malformed one is refused, naming it. */
+function addresses(option: string, given: string[]): string[] {
+  return given.map((a) => {
+    const parsed = parsePciAddress(a);
+    if (typeof parsed === 'string') throw new UsageError(`${option}: '${excerpt(a)}' is not a PCI address; write it as lspci prints it, e.g. 0000:3b:00.0 or 3b:00.0`);
+    return formatPciAddress(parsed);
+  });
+}
+
+/** `all` or the named devices, every one of which must be on the host: a plan never silently drops a device. */
+function selected(option: string, value: unknown, snapshot: HostSnapshot): 'all' | string[] | undefined {
+  const given = list(value);
+  if (given === undefined || given === 'all') return given;
+  if (given.length === 0) throw new UsageError(`${option} needs all or PCI addresses`);
+  const wanted = addresses(option, given);
+  const present = new Set(snapshot.devices.map((d) => d.address));
+  const missing = wanted.filter((a) => !present.has(a));
+  if (missing.length) throw new CliFailure(`${option}: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not on this host (lspci -D lists its PCI addresses)`);
+  return wanted;
+}
+
+const readSmall = (io: CliIo, file: string, what: string) => readText(io, file, what);
 
 /** nvidia-smi's own view, when it runs here (GPUs still on the NVIDIA driver). */
 function liveNvidiaSmi(): { topo: string; busIds: string } | undefined {
@@ -50,25 +68,35 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
   const [sub, ...rest] = positionals;
   if (sub === 'capture') {
     if (rest.length !== 1) throw new UsageError('host capture takes one OUT.tar');
+    if (fs.existsSync(rest[0]) && fs.statSync(rest[0]).isDirectory()) throw new UsageError(`host capture writes a tar file; ${excerpt(rest[0], 200)} is a folder`);
     const { files } = captureHost(rest[0], typeof values.sysfs === 'string' ? values.sysfs : '/');
     io.stderr(`wrote ${rest[0]} (${files} files)\n`);
     return 0;
   }
+  if (sub !== undefined && rest.length > 0) throw new UsageError(`host ${sub} takes no arguments, only options (got '${excerpt(rest[0])}')`);
   if (sub === 'check') {
-    const findings = withSnapshot(values.sysfs, (s) => checkHost(s, (list(values.devices) as string[] | undefined) ?? []));
+    const devices = list(values.devices);
+    if (devices === 'all') throw new UsageError('--devices takes PCI addresses, not all');
+    const findings = checkHost(readSnapshot(values.sysfs), addresses('--devices', devices ?? []));
     if (values.json) io.stdout(JSON.stringify(findings, null, 2) + '\n');
     else for (const f of findings) io.stdout(`${f.level.toUpperCase().padEnd(7)} ${f.what}\n        why: ${f.why}\n${f.fix ? `        fix: ${f.fix}\n` : ''}`);
     return findings.some((f) => f.level === 'error') ? 1 : 0;
   }
   if (sub === 'plan') {
-    const gpus = list(values.gpus);
-    const npus = list(values.npus);
-    if (!gpus && !npus) throw new UsageError('host plan needs --gpus and/or --npus');
+    if (values.gpus === undefined && values.npus === undefined) throw new UsageError('host plan needs --gpus and/or --npus');
     const policy = values.policy as CliquePolicy | undefined;
-    if (policy !== undefined && !['socket', 'host-bridge', 'switch'].includes(policy)) throw new UsageError(`unknown --policy ${policy}`);
-    const { plan, reasons } = withSnapshot(values.sysfs, (s) => explainPlanFromHost(s, { gpus, npus, policy }));
+    if (policy !== undefined && !['socket', 'host-bridge', 'switch'].includes(policy)) throw new UsageError(`unknown --policy '${excerpt(String(policy))}': use socket, host-bridge or switch`);
+    if (values['bus-ids'] !== undefined && values.topo === undefined) throw new UsageError('--bus-ids goes with --topo');
+    const snapshot = readSnapshot(values.sysfs);
+    const gpus = selected('--gpus', values.gpus, snapshot);
+    const npus = selected('--npus', values.npus, snapshot);
+    for (const [option, which, isKind, kind] of [['--gpus', gpus, isNvidiaGpu, 'NVIDIA GPUs'], ['--npus', npus, isAccelerator, 'accelerators']] as const) {
+      if (which === 'all' && !snapshot.devices.some(isKind)) io.stderr(`${option} all: no ${kind} found on this host\n`);
+    }
+    const { plan, reasons } = explainPlanFromHost(snapshot, { gpus, npus, policy });
+    if (plan.hostdevs.length === 0) throw new CliFailure('no GPUs or accelerators found to plan: nothing to write');
     const topo = typeof values.topo === 'string'
-      ? { topo: fs.readFileSync(values.topo, 'utf8'), busIds: typeof values['bus-ids'] === 'string' ? fs.readFileSync(values['bus-ids'], 'utf8') : undefined }
+      ? { topo: readSmall(io, values.topo, 'topology'), busIds: typeof values['bus-ids'] === 'string' ? readSmall(io, values['bus-ids'], 'bus ID list') : undefined }
       : values.sysfs === undefined ? liveNvidiaSmi() : undefined;
     if (topo) {
       const fromSmi = cliquesFromTopology({ ...topo, policy });

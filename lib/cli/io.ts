@@ -1,86 +1,274 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { decodeXmlBytes } from '../load/decode';
-import { PassthroughError } from '../errors';
+import { PassthroughError, excerpt } from '../errors';
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  /** Reads all of standard input; undefined when it is a terminal (nothing piped). */
-  readStdin: () => Uint8Array | undefined;
-  readFile: (path: string) => Uint8Array;
+  /**
+   * Reads standard input, at most `limit` bytes and one more (so the caller sees that it was too long);
+   * undefined when it is a terminal (nothing piped).
+   */
+  readStdin: (limit?: number) => Uint8Array | undefined;
+  /** Reads a file the same way: at most `limit` + 1 bytes, never the whole of /dev/zero. */
+  readFile: (path: string, limit?: number) => Uint8Array;
 }
+
+/**
+ * What the CLI reads when nothing says otherwise: domain XML, plans, dumps, topology text. The library's
+ * DEFAULT_MAX_BYTES (a test keeps them equal; not imported, so commands that parse no XML do not load the parser).
+ */
+export const DEFAULT_READ_LIMIT = 16 * 1024 * 1024;
+/** --max-bytes stops here: the text is held several times over while it is transformed, and V8 strings end at 2^29 code units. */
+export const MAX_READ_LIMIT = 256 * 1024 * 1024;
 
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  readStdin: () => (process.stdin.isTTY ? undefined : readAllStdin()),
-  readFile: (path) => fs.readFileSync(path),
+  readStdin: (limit) => {
+    if (process.stdin.isTTY) return undefined;
+    const bytes = readUpTo(0, limit ?? DEFAULT_READ_LIMIT);
+    if (limit === undefined && bytes.length > DEFAULT_READ_LIMIT) throw new CliFailure(`standard input is larger than ${DEFAULT_READ_LIMIT} bytes`);
+    return bytes;
+  },
+  readFile: (file, limit) => {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const bytes = readUpTo(fd, limit ?? DEFAULT_READ_LIMIT);
+      // A caller that gave no limit would not notice a cut-off file: refuse it here instead.
+      if (limit === undefined && bytes.length > DEFAULT_READ_LIMIT) throw new CliFailure(`${excerpt(file, 200)} is larger than ${DEFAULT_READ_LIMIT} bytes`);
+      return bytes;
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
 };
 
-/** readFileSync(0) fails with EAGAIN when stdin is a non-blocking pipe; read in a loop and wait instead. */
-function readAllStdin(): Uint8Array {
+/**
+ * Reads until end of file or until more than `limit` bytes arrived, whichever is first, so a huge pipe or
+ * device never fills memory. readFileSync(0) fails with EAGAIN when stdin is a non-blocking pipe; read in a
+ * loop and wait instead.
+ */
+function readUpTo(fd: number, limit: number): Uint8Array {
   const chunks: Buffer[] = [];
+  let total = 0;
   const buffer = Buffer.alloc(1 << 16);
-  for (;;) {
+  while (total <= limit) {
     let n: number;
     try {
-      n = fs.readSync(0, buffer, 0, buffer.length, null);
+      n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, limit + 1 - total), null);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
         continue;
       }
-      if (code === 'EOF' || code === 'EBADF' || code === 'ENXIO') break;
+      if (code === 'EOF' || (fd === 0 && (code === 'EBADF' || code === 'ENXIO'))) break;
       throw err;
     }
     if (n === 0) break;
     chunks.push(Buffer.from(buffer.subarray(0, n)));
+    total += n;
   }
   return Buffer.concat(chunks);
 }
 
+/** A mistake in how the command was called: the message and the command's help, exit 2. */
 export class UsageError extends Error {}
 
-export function readText(io: CliIo, file: string | undefined, what: string): string {
-  if (file === undefined || file === '-') {
-    const bytes = io.readStdin();
-    if (bytes === undefined) throw new UsageError(`no ${what}: give a file, or pipe it on standard input`);
-    return decodeXmlBytes(bytes, 'standard input');
-  }
-  return decodeXmlBytes(readFileOrFail(io, file), file);
-}
+/** A failure that is not the library's (a file that cannot be read or written): one line, exit 1. */
+export class CliFailure extends Error {}
 
-export function readJson(io: CliIo, file: string, what: string): unknown {
-  const text = decodeXmlBytes(readFileOrFail(io, file), file);
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new PassthroughError('PLAN_INVALID', `The ${what} ${file} is not valid JSON: ${(err as Error).message}.`);
-  }
-}
+/** The file an error's line:column refers to, so the CLI can print `vm.xml:8:5:`. */
+const errorFiles = new WeakMap<object, string>();
 
-function readFileOrFail(io: CliIo, file: string): Uint8Array {
-  try {
-    return io.readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${file}${code ? ` (${code})` : ''}`);
-  }
+export function fileOfError(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? errorFiles.get(err) : undefined;
 }
 
 /**
- * Replaces `file` atomically: the new text goes to a temp file in the same folder, which is renamed over
- * the original, so a reader sees the old or the new file, never half of one. Keeps FILE.bak unless told not to.
+ * Runs `fn` on text read from files; a library error located in the XML (line) is tagged with the XML's
+ * name, one located in the plan (JSON path) with the plan's.
  */
-export function writeInPlace(file: string, text: string, backup: boolean): void {
-  const temp = `${file}.${process.pid}.tmp`;
+export function blame<T>(files: { xml?: string; plan?: string }, fn: () => T): T {
   try {
-    fs.writeFileSync(temp, text, { mode: fs.statSync(file).mode });
-    if (backup) fs.copyFileSync(file, `${file}.bak`);
-    fs.renameSync(temp, file);
+    return fn();
   } catch (err) {
-    fs.rmSync(temp, { force: true });
+    if (typeof err === 'object' && err !== null && !errorFiles.has(err)) {
+      const located = err as { line?: number; path?: string };
+      const file = located.line !== undefined ? files.xml : located.path !== undefined ? files.plan : undefined;
+      if (file !== undefined) errorFiles.set(err, file);
+    }
     throw err;
   }
+}
+
+/** The domain XML from FILE or standard input, refused past `limit` bytes while reading. */
+export function readText(io: CliIo, file: string | undefined, what: string, limit = DEFAULT_READ_LIMIT): string {
+  const name = displayName(file);
+  const bytes = readBytes(io, file, what, limit);
+  return blame({ xml: name }, () => decodeXmlBytes(bytes, name));
+}
+
+export function displayName(file: string | undefined): string {
+  return file === undefined || file === '-' ? '<stdin>' : file;
+}
+
+export function readBytes(io: CliIo, file: string | undefined, what: string, limit = DEFAULT_READ_LIMIT): Uint8Array {
+  let bytes: Uint8Array;
+  if (file === undefined || file === '-') {
+    let piped: Uint8Array | undefined;
+    try {
+      piped = io.readStdin(limit);
+    } catch (err) {
+      if (err instanceof CliFailure) throw err;
+      throw new CliFailure(`cannot read standard input: ${describeErrno(err)}`);
+    }
+    if (piped === undefined) throw new UsageError(`no ${what}: give a file, or pipe it on standard input`);
+    bytes = piped;
+  } else {
+    bytes = readFileOrFail(io, file, limit);
+  }
+  if (bytes.length > limit) {
+    throw new PassthroughError(
+      'XML_TOO_LARGE',
+      `The ${what} (${displayName(file)}) is larger than ${limit} bytes; give --max-bytes N if this really is one (at most ${MAX_READ_LIMIT}).`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * A plan file: UTF-8 JSON, with or without a byte order mark. Errors give line:column (syntax) or the
+ * JSON path (schema, from validatePlan later).
+ */
+export function readJson(io: CliIo, file: string, what: string): unknown {
+  const text = blame({ xml: file }, () => decodeJsonBytes(readFileOrFail(io, file, DEFAULT_READ_LIMIT), file, what));
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const { reason, offset } = jsonSyntaxError((err as Error).message, text.length);
+    const error = new PassthroughError('PLAN_INVALID', `The ${what} is not valid JSON: ${reason}.`, positionIn(text, offset));
+    errorFiles.set(error, file);
+    throw error;
+  }
+}
+
+function decodeJsonBytes(bytes: Uint8Array, file: string, what: string): string {
+  if (bytes.length > DEFAULT_READ_LIMIT) {
+    throw new PassthroughError('PLAN_INVALID', `The ${what} ${excerpt(file)} is larger than ${DEFAULT_READ_LIMIT} bytes; a plan is a few lines of JSON.`);
+  }
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || (bytes.length >= 2 && (bytes[0] === 0 || bytes[1] === 0));
+  if (utf16) {
+    throw new PassthroughError('PLAN_INVALID', `The ${what} ${excerpt(file)} is UTF-16 text: the plan's encoding must be UTF-8 (convert it: iconv -f UTF-16 -t UTF-8).`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); // drops a UTF-8 byte order mark
+  } catch {
+    throw new PassthroughError('PLAN_INVALID', `The ${what} ${excerpt(file)} is not valid UTF-8: the plan's encoding must be UTF-8.`);
+  }
+  return text;
+}
+
+/** V8 says "... in JSON at position 46" (Node 20) or adds "(line 3 column 5)" (Node 22); keep the words, compute the place. */
+function jsonSyntaxError(message: string, length: number): { reason: string; offset: number } {
+  const position = /at position (\d+)/.exec(message);
+  const reason = message
+    .replace(/\s*\(line \d+ column \d+\)/, '')
+    .replace(/\s*in JSON at position \d+/, '')
+    .replace(/^Unexpected end of JSON input$/, 'the text ends before the JSON does');
+  return { reason: excerpt(reason, 120), offset: position ? Number(position[1]) : length };
+}
+
+function positionIn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const lineStart = Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) + 1;
+  return { line: before.split(/\r\n?|\n/).length, column: offset - lineStart + 1 };
+}
+
+function readFileOrFail(io: CliIo, file: string, limit: number): Uint8Array {
+  try {
+    return io.readFile(file, limit);
+  } catch (err) {
+    if (err instanceof CliFailure) throw err;
+    throw new CliFailure(`cannot read ${excerpt(file)}: ${describeErrno(err)}`);
+  }
+}
+
+export function describeErrno(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or folder',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'it is a folder',
+    ENOTDIR: 'a part of the path is not a folder',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    EEXIST: 'it already exists',
+    ELOOP: 'too many symbolic links',
+    ENAMETOOLONG: 'the name is too long',
+  };
+  if (code && words[code]) return `${words[code]} (${code})`;
+  return code ?? excerpt(String((err as Error)?.message ?? err), 120);
+}
+
+/**
+ * Rewrites `file` with `text` atomically: the new text goes to a temp file beside the real file (a
+ * symlink is followed, not replaced), gets the old file's mode and owner, and is renamed over it, so a
+ * reader sees the old or the new file, never half of one. Keeps FILE.bak unless told not to. When the
+ * text is what the file already holds, nothing is written: same inode, same mtime, no .bak.
+ * Returns whether the file changed.
+ */
+export function writeInPlace(file: string, text: string, backup: boolean): boolean {
+  const target = resolveTarget(file);
+  const before = fs.statSync(target);
+  const bytes = Buffer.from(text, 'utf8');
+  if (before.size === bytes.length && fs.readFileSync(target).equals(bytes)) return false;
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
+  let fd: number;
+  try {
+    fd = fs.openSync(temp, 'wx', 0o600);
+  } catch (err) {
+    throw new CliFailure(`--in-place cannot create a temporary file in ${excerpt(path.dirname(target))}: ${describeErrno(err)}; write to standard output instead (> FILE.new)`);
+  }
+  try {
+    fs.writeSync(fd, bytes);
+    keepOwnerAndMode(fd, before, file);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    if (backup) fs.copyFileSync(target, `${target}.bak`);
+    fs.renameSync(temp, target);
+    return true;
+  } catch (err) {
+    if (fd >= 0) fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    if (err instanceof CliFailure) throw err;
+    throw new CliFailure(`--in-place could not replace ${excerpt(file)}: ${describeErrno(err)}; the file is unchanged`);
+  }
+}
+
+function resolveTarget(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch (err) {
+    throw new CliFailure(`cannot read ${excerpt(file)}: ${describeErrno(err)}`);
+  }
+}
+
+function keepOwnerAndMode(fd: number, before: fs.Stats, file: string): void {
+  fs.fchmodSync(fd, before.mode & 0o7777);
+  const now = fs.fstatSync(fd);
+  if (now.uid === before.uid && now.gid === before.gid) return;
+  try {
+    fs.fchownSync(fd, before.uid, before.gid);
+  } catch {
+    throw new CliFailure(
+      `--in-place would change the owner of ${excerpt(file)} (uid ${before.uid}, gid ${before.gid}) to yours: run it as the file's owner, or write to standard output instead`,
+    );
+  }
+  fs.fchmodSync(fd, before.mode & 0o7777); // chown clears set-id bits
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { isPassthroughError } from '../errors';
+import { excerpt, isPassthroughError } from '../errors';
 import type { Plan, PlanHostdev } from '../plan/types';
-import { CliIo, UsageError, processIo, readJson, readText, writeInPlace } from './io';
+import { CliFailure, CliIo, MAX_READ_LIMIT, UsageError, blame, displayName, fileOfError, processIo, readJson, readText, writeInPlace } from './io';
 
 // Each command loads its modules when it runs (the CLI sits on VM start paths; see docs/performance.md).
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -12,6 +12,7 @@ const applyCommand = () => require('./apply-command') as typeof import('./apply-
 const snippetModule = () => require('../snippet') as typeof import('../snippet');
 const removeModule = () => require('../remove') as typeof import('../remove');
 const inspectModule = () => require('../inspect') as typeof import('../inspect');
+const pciAddress = () => require('../pci/address') as typeof import('../pci/address');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export const EXIT_OK = 0;
@@ -37,18 +38,23 @@ prints the new XML on standard output. Nothing else in the document changes.
   --explain      also print what was added, with output line numbers, on standard error
   --in-place     rewrite DOMAIN.xml atomically instead of printing (keeps DOMAIN.xml.bak)
   --no-backup    with --in-place: no .bak
+  --max-bytes N  refuse a domain XML larger than N bytes (default 16 MiB)
 
 Example:
   virsh dumpxml --inactive vm1 | libvirt-passthrough transform --plan gpus.json > vm1.xml
   virsh define vm1.xml
 `,
-    options: { plan: { type: 'string' }, explain: { type: 'boolean' }, 'in-place': { type: 'boolean' }, 'no-backup': { type: 'boolean' } },
+    options: {
+      plan: { type: 'string' }, explain: { type: 'boolean' }, 'in-place': { type: 'boolean' }, 'no-backup': { type: 'boolean' },
+      'max-bytes': { type: 'string' },
+    },
     run: ({ values, positionals }, io) => {
       if (typeof values.plan !== 'string') throw new UsageError('transform needs --plan PLAN.json');
       if (positionals.length > 1) throw new UsageError('transform takes at most one domain file');
+      const maxBytes = readMaxBytes(values);
       const plan = readJson(io, values.plan, 'plan') as Plan;
-      const xml = readText(io, positionals[0], 'domain XML');
-      const result = transformModule().explainTransform(xml, plan);
+      const xml = readText(io, positionals[0], 'domain XML', maxBytes);
+      const result = blame({ xml: displayName(positionals[0]), plan: values.plan }, () => transformModule().explainTransform(xml, plan, loadOptions(maxBytes)));
       output(values, positionals, result.xml, io);
       for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
       if (values.explain) for (const c of result.changes) io.stderr(describeChange(c) + '\n');
@@ -79,11 +85,18 @@ Example:
     options: { alias: { type: 'string' }, unmanaged: { type: 'boolean' }, 'rom-bar': { type: 'string' } },
     run: ({ values, positionals }, io) => {
       if (positionals.length !== 1) throw new UsageError('hostdev takes exactly one PCI address');
+      const address = pciAddress().parsePciAddress(positionals[0]);
+      if (typeof address === 'string') {
+        const why = address.startsWith('PCI ') ? address : 'write it as lspci prints it, e.g. 0000:1b:00.0 or 1b:00.0';
+        throw new CliFailure(`'${excerpt(positionals[0])}' is not a PCI address: ${why}`);
+      }
+      const romBar = values['rom-bar'];
+      if (romBar !== undefined && romBar !== 'on' && romBar !== 'off') throw new UsageError(`--rom-bar takes on or off, not '${excerpt(String(romBar))}'`);
       const entry: PlanHostdev = { address: positionals[0] };
       if (typeof values.alias === 'string') entry.alias = values.alias;
       if (values.unmanaged) entry.managed = false;
       if (typeof values['rom-bar'] === 'string') entry.rom = { bar: values['rom-bar'] as 'on' | 'off' };
-      io.stdout(snippetModule().renderHostdev(entry));
+      io.stdout(renderSnippet(entry));
     },
   },
   remove: {
@@ -99,17 +112,19 @@ Something selected that is not in the domain (a typo, an alias without its devic
   --plan FILE      remove everything this plan added
   --address ADDR   a host PCI address (repeatable)
   --alias NAME     a device alias, with or without ua- (repeatable)
+  --max-bytes N    refuse a domain XML larger than N bytes (default 16 MiB)
 
 Example:
   libvirt-passthrough remove --plan gpus.json vm1.new.xml > vm1.xml
 `,
     options: {
       plan: { type: 'string' }, address: { type: 'string', multiple: true }, alias: { type: 'string', multiple: true },
-      'in-place': { type: 'boolean' }, 'no-backup': { type: 'boolean' },
+      'in-place': { type: 'boolean' }, 'no-backup': { type: 'boolean' }, 'max-bytes': { type: 'string' },
     } as Command['options'],
     run: ({ values, positionals }, io) => {
       if (positionals.length > 1) throw new UsageError('remove takes at most one domain file');
-      const xml = readText(io, positionals[0], 'domain XML');
+      const maxBytes = readMaxBytes(values);
+      const xml = readText(io, positionals[0], 'domain XML', maxBytes);
       const addresses = values.address as unknown as string[] | undefined;
       const aliases = values.alias as unknown as string[] | undefined;
       const selection =
@@ -118,7 +133,8 @@ Example:
           : addresses || aliases
             ? { addresses, aliases }
             : undefined;
-      output(values, positionals, removeModule().removePassthrough(xml, selection), io);
+      const files = { xml: displayName(positionals[0]), plan: typeof values.plan === 'string' ? values.plan : undefined };
+      output(values, positionals, blame(files, () => removeModule().removePassthrough(xml, selection, loadOptions(maxBytes))), io);
     },
   },
   predict: {
@@ -165,14 +181,17 @@ Example (in the guest, with the domain XML copied in):
   },
   inspect: {
     summary: 'show machine type, PCI host devices and GPUDirect cliques of a domain',
-    help: `Usage: libvirt-passthrough inspect [DOMAIN.xml] [--json]
+    help: `Usage: libvirt-passthrough inspect [DOMAIN.xml] [--json] [--max-bytes N]
 
 Example:
   virsh dumpxml vm1 | libvirt-passthrough inspect
 `,
-    options: { json: { type: 'boolean' } },
+    options: { json: { type: 'boolean' }, 'max-bytes': { type: 'string' } },
     run: ({ values, positionals }, io) => {
-      const info = inspectModule().inspectDomain(readText(io, positionals[0], 'domain XML'));
+      if (positionals.length > 1) throw new UsageError('inspect takes at most one domain file');
+      const maxBytes = readMaxBytes(values);
+      const xml = readText(io, positionals[0], 'domain XML', maxBytes);
+      const info = blame({ xml: displayName(positionals[0]) }, () => inspectModule().inspectDomain(xml, loadOptions(maxBytes)));
       if (values.json) {
         io.stdout(JSON.stringify(info, null, 2) + '\n');
         return;
@@ -189,7 +208,7 @@ Example:
   },
 };
 
-/** Standard output, or with --in-place an atomic rewrite of the input file. */
+/** Standard output, or with --in-place an atomic rewrite of the input file (left alone when nothing changed). */
 function output(values: Record<string, unknown>, positionals: string[], text: string, io: CliIo): void {
   if (!values['in-place']) {
     if (values['no-backup']) throw new UsageError('--no-backup goes with --in-place');
@@ -198,6 +217,28 @@ function output(values: Record<string, unknown>, positionals: string[], text: st
   }
   if (positionals[0] === undefined || positionals[0] === '-') throw new UsageError('--in-place needs a domain file, not standard input');
   writeInPlace(positionals[0], text, !values['no-backup']);
+}
+
+/** The hostdev snippet; a refused alias is named as the option the user typed, with its value. */
+function renderSnippet(entry: PlanHostdev): string {
+  try {
+    return snippetModule().renderHostdev(entry);
+  } catch (err) {
+    if (isPassthroughError(err) && err.path?.endsWith('.alias')) {
+      throw new CliFailure(`--alias '${excerpt(String(entry.alias))}' is not an alias libvirt keeps: letters, digits, _ and -, starting with a letter, at most 63 characters`);
+    }
+    throw err;
+  }
+}
+
+const loadOptions = (maxBytes: number | undefined) => (maxBytes === undefined ? {} : { maxBytes });
+
+function readMaxBytes(values: Record<string, unknown>): number | undefined {
+  const given = values['max-bytes'];
+  if (given === undefined) return undefined;
+  const n = typeof given === 'string' && /^[0-9]+$/.test(given) ? Number(given) : NaN;
+  if (!(n >= 1 && n <= MAX_READ_LIMIT)) throw new UsageError(`--max-bytes takes a whole number from 1 to ${MAX_READ_LIMIT}, not '${excerpt(String(given))}'`);
+  return n;
 }
 
 function describeChange(c: import('../edit/changes').Change): string {
@@ -211,12 +252,13 @@ function describeChange(c: import('../edit/changes').Change): string {
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `Usage: libvirt-passthrough COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'libvirt-passthrough COMMAND --help' for a command's options and an example.\nExit status: 0 done, 1 bad input (the message names the code and line:column), 2 usage error.\n`;
+  return `Usage: libvirt-passthrough COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'libvirt-passthrough COMMAND --help' for a command's options and an example.\nExit status: 0 done, 1 bad input (one line: FILE:LINE:COLUMN: CODE: message), 2 usage error.\nAdd --debug to any command to print the stack trace of an error as well.\n`;
 }
 
-/** The whole CLI as a function of argv and io; returns the exit status. */
+/** The whole CLI as a function of argv and io; returns the exit status. `--debug` anywhere adds the stack trace to an error. */
 export function runCli(argv: string[], io: CliIo = processIo): number {
-  const [name, ...rest] = argv;
+  const debug = argv.includes('--debug');
+  const [name, ...rest] = argv.filter((a) => a !== '--debug');
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout)(usage());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
@@ -225,9 +267,9 @@ export function runCli(argv: string[], io: CliIo = processIo): number {
     io.stdout(`${require('../../package.json').version}\n`);
     return EXIT_OK;
   }
-  const command = COMMANDS[name];
+  const command = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    io.stderr(`libvirt-passthrough: unknown command '${name}'\n\n${usage()}`);
+    io.stderr(`libvirt-passthrough: unknown command '${excerpt(name)}'\n\n${usage()}`);
     return EXIT_USAGE;
   }
   try {
@@ -238,18 +280,49 @@ export function runCli(argv: string[], io: CliIo = processIo): number {
     }
     return command.run(parsed as never, io) ?? EXIT_OK;
   } catch (err) {
-    return reportError(err, name, command, io);
+    return reportError(err, name, command, io, debug);
   }
 }
 
-function reportError(err: unknown, name: string, command: Command, io: CliIo): number {
+/** Every failure becomes one line on standard error and an exit status; the stack only with --debug. */
+function reportError(err: unknown, name: string, command: Command, io: CliIo, debug: boolean): number {
+  const prefix = `libvirt-passthrough ${name}: `;
+  const trace = () => {
+    if (debug) io.stderr(`${typeof stackOf(err) === 'string' ? stackOf(err) : String(err)}\n`);
+  };
   if (isPassthroughError(err)) {
-    io.stderr(`libvirt-passthrough ${name}: ${err.code}: ${err.message}\n`);
+    io.stderr(`${prefix}${locatedMessage(err, fileOfError(err))}\n`);
+    trace();
     return EXIT_BAD_INPUT;
   }
-  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    io.stderr(`libvirt-passthrough ${name}: ${(err as Error).message}\n\n${command.help}`);
+  if (err instanceof UsageError || (err as { code?: string } | null)?.code?.startsWith?.('ERR_PARSE_ARGS')) {
+    io.stderr(`${prefix}${oneLine((err as Error).message)}\n\n${command.help}`);
+    trace();
     return EXIT_USAGE;
   }
-  throw err;
+  if (err instanceof CliFailure) {
+    io.stderr(`${prefix}${oneLine(err.message)}\n`);
+    trace();
+    return EXIT_BAD_INPUT;
+  }
+  const what = String(err); // Error.prototype.toString: "TypeError: message", also for errors from another realm
+  io.stderr(`${prefix}unexpected error: ${oneLine(what)}${debug ? '' : ' (run again with --debug for the stack trace, and please report it)'}\n`);
+  trace();
+  return EXIT_BAD_INPUT;
+}
+
+/** `vm.xml:8:5: MACHINE_NOT_Q35: The machine type ...`, like a compiler; the location leaves the message's tail. */
+function locatedMessage(err: import('../errors').PassthroughError, file: string | undefined): string {
+  const message = oneLine(err.message);
+  if (file === undefined) return `${err.code}: ${message}`;
+  if (err.line === undefined) return `${excerpt(file, 200)}: ${err.code}: ${message}`;
+  const tail = ` (line ${err.line}, column ${err.column ?? 1})`;
+  const bare = message.endsWith(tail) ? message.slice(0, -tail.length) : message;
+  return `${excerpt(file, 200)}:${err.line}:${err.column ?? 1}: ${err.code}: ${bare}`;
+}
+
+const stackOf = (err: unknown): unknown => (typeof err === 'object' && err !== null ? (err as { stack?: unknown }).stack : undefined);
+
+function oneLine(text: string): string {
+  return excerpt(text, 2000);
 }

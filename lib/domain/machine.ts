@@ -1,4 +1,4 @@
-import { PassthroughError } from '../errors';
+import { PassthroughError, excerpt } from '../errors';
 import { DomainFacts, positionOf } from './facts';
 
 const Q35 = /^(q35|pc-q35-.+)$/;
@@ -24,11 +24,11 @@ export function requireQ35(facts: DomainFacts): void {
 
 function describeMachine(facts: DomainFacts): string {
   if (facts.arch !== undefined && !X86.has(facts.arch)) {
-    return `The domain's architecture is ${facts.arch}; q35 exists only for x86 guests (x86_64, i686).`;
+    return `The domain's architecture is ${excerpt(facts.arch)}; q35 exists only for x86 guests (x86_64, i686).`;
   }
   if (!facts.osType) return 'The domain has no <os><type> element, so libvirt would pick the default machine (i440fx on x86).';
   if (facts.machine === undefined) {
     return "<os><type> has no machine attribute, so libvirt picks its default machine, which is i440fx ('pc') on x86.";
   }
-  return `The machine type is '${facts.machine}', not q35.`;
+  return `The machine type is '${excerpt(facts.machine)}', not q35.`;
 }

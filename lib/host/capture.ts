@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PassthroughError, excerpt } from '../errors';
+import { HostSnapshot, readHostSnapshot } from './snapshot';
 
 const DEVICE_FILES = ['vendor', 'device', 'class', 'numa_node', 'resource', 'subsystem_vendor', 'subsystem_device'];
 
@@ -11,11 +13,18 @@ const DEVICE_FILES = ['vendor', 'device', 'class', 'numa_node', 'resource', 'sub
  * function its ID, class, NUMA node, BARs, driver and IOMMU group. No config space, no serial numbers.
  */
 export function captureHost(out: string, root = '/'): { files: number } {
+  const folder = path.dirname(path.resolve(out));
+  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
+    throw new PassthroughError('INPUT_INVALID', `Cannot write ${excerpt(out, 200)}: the folder ${excerpt(folder, 200)} does not exist.`);
+  }
+  if (!fs.existsSync(path.join(root, 'sys', 'bus', 'pci', 'devices'))) {
+    throw new PassthroughError('INPUT_INVALID', `${excerpt(root, 200)} has no sys/bus/pci/devices: give the root of a live or captured sysfs tree.`);
+  }
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-capture-'));
   try {
     const files = stageHost(root, stage);
     const tar = spawnSync('tar', ['-cf', path.resolve(out), '-C', stage, '.'], { encoding: 'utf8' });
-    if (tar.status !== 0) throw new Error(`tar failed: ${tar.stderr || tar.error?.message}`);
+    if (tar.status !== 0) throw new PassthroughError('INPUT_INVALID', `Cannot write ${excerpt(out, 200)}: ${excerpt(tar.error?.message ?? (tar.stderr || `tar exited with ${tar.status}`), 200)}.`);
     return { files };
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
@@ -59,10 +68,38 @@ function stageHost(root: string, stage: string): number {
   return files;
 }
 
+/**
+ * Reads a `host capture` tar file (or an unpacked capture folder) as a HostSnapshot, the way `host check
+ * --sysfs` and `host plan --sysfs` do. Needs the tar program for a tar file.
+ */
+export function readHostCapture(capture: string): HostSnapshot {
+  let isFolder: boolean;
+  try {
+    isFolder = fs.statSync(capture).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PassthroughError('INPUT_INVALID', `Cannot read the capture ${excerpt(capture, 200)}${code ? ` (${code})` : ''}: give a folder or a tar file from host capture.`);
+  }
+  if (isFolder) return readHostSnapshot(capture);
+  const dir = unpackCapture(capture);
+  try {
+    if (!fs.existsSync(path.join(dir, 'sys', 'bus', 'pci', 'devices'))) {
+      throw new PassthroughError('INPUT_INVALID', `${excerpt(capture, 200)} is a tar file but holds no sys/bus/pci/devices: it is not from host capture.`);
+    }
+    return readHostSnapshot(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A captured tar, unpacked into a temp folder for readHostSnapshot; the caller removes it. */
 export function unpackCapture(tarFile: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-snapshot-'));
   const tar = spawnSync('tar', ['-xf', path.resolve(tarFile), '-C', dir], { encoding: 'utf8' });
-  if (tar.status !== 0) throw new Error(`cannot unpack ${tarFile}: ${tar.stderr}`);
+  if (tar.status !== 0) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    const why = excerpt(tar.error ? tar.error.message : tar.stderr || `tar exited with ${tar.status}`, 200);
+    throw new PassthroughError('INPUT_INVALID', `${excerpt(tarFile, 200)} is not a tar file from host capture (${why}).`);
+  }
   return dir;
 }

@@ -20,8 +20,47 @@ export const RECOMMENDED_PARAMETERS = [
   'iommu.strict=1',
 ];
 
+/** RECOMMENDED_PARAMETERS for this CPU: amd_iommu=on instead of intel_iommu=on on AMD (`vendor_id` AuthenticAMD). */
 export function recommendedParameters(cpuVendor: string | undefined): string[] {
   return RECOMMENDED_PARAMETERS.map((p) => (p === 'intel_iommu=on' && cpuVendor === 'AuthenticAMD' ? 'amd_iommu=on' : p));
+}
+
+/**
+ * The kernel command line as parameter → values. Documentation/admin-guide/kernel-parameters.txt gives
+ * `pci=option[,option...]`, `iommu=[<size>][,noagp][,off]...`, and `intel_iommu=` / `amd_iommu=` as
+ * comma lists too, so `pci=pcie_bus_perf,bfsort,noats` sets three options; every occurrence counts.
+ */
+export function kernelParameters(cmdline: string): Map<string, Set<string>> {
+  const params = new Map<string, Set<string>>();
+  for (const word of cmdline.split(/\s+/).filter(Boolean)) {
+    const eq = word.indexOf('=');
+    const key = eq < 0 ? word : word.slice(0, eq);
+    const values = eq < 0 ? [''] : word.slice(eq + 1).split(',');
+    const set = params.get(key) ?? new Set<string>();
+    for (const v of values) set.add(v);
+    params.set(key, set);
+  }
+  return params;
+}
+
+function hasParameter(params: Map<string, Set<string>>, wanted: string): boolean {
+  const eq = wanted.indexOf('=');
+  return params.get(wanted.slice(0, eq))?.has(wanted.slice(eq + 1)) ?? false;
+}
+
+/** intel_iommu= on an AMD CPU, or amd_iommu= on an Intel one: the other vendor's driver ignores it. */
+function wrongVendorFindings(params: Map<string, Set<string>>, cpuVendor: string | undefined): Finding[] {
+  const wrong = cpuVendor === 'AuthenticAMD' ? ['intel_iommu', 'amd_iommu'] : cpuVendor === 'GenuineIntel' ? ['amd_iommu', 'intel_iommu'] : undefined;
+  if (!wrong || !params.has(wrong[0])) return [];
+  const cpu = cpuVendor === 'AuthenticAMD' ? 'AMD' : 'Intel';
+  return [
+    {
+      level: 'warning',
+      what: `kernel parameter ${wrong[0]}= is set, but the CPU is ${cpu}`,
+      why: `${wrong[0]}= configures the other vendor's IOMMU driver; this host's IOMMU reads ${wrong[1]}= and ignores it`,
+      fix: `replace ${wrong[0]}=${[...params.get(wrong[0])!].join(',')} with ${wrong[1]}=on in GRUB_CMDLINE_LINUX (/etc/default/grub), run update-grub and reboot`,
+    },
+  ];
 }
 
 const GRUB = (params: string[]) => `add "${params.join(' ')}" to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub and reboot`;
@@ -32,9 +71,9 @@ const GRUB = (params: string[]) => `add "${params.join(' ')}" to GRUB_CMDLINE_LI
  */
 export function checkHost(snapshot: HostSnapshot, planned: string[] = []): Finding[] {
   const findings: Finding[] = [];
-  const words = new Set(snapshot.cmdline.split(/\s+/).filter(Boolean));
+  const params = kernelParameters(snapshot.cmdline);
   const recommended = recommendedParameters(snapshot.cpuVendor);
-  const missing = recommended.filter((p) => !words.has(p));
+  const missing = recommended.filter((p) => !hasParameter(params, p));
   const iommuOn = [...snapshot.iommuGroups.values()].some((members) => members.length > 0);
   if (!iommuOn) {
     const iommuParams = recommended.filter((p) => /iommu/.test(p));
@@ -53,6 +92,7 @@ export function checkHost(snapshot: HostSnapshot, planned: string[] = []): Findi
       fix: GRUB(missing),
     });
   }
+  findings.push(...wrongVendorFindings(params, snapshot.cpuVendor));
   const byAddress = new Map(snapshot.devices.map((d) => [d.address, d]));
   const plannedSet = new Set(planned.map(canonical));
   for (const address of plannedSet) {

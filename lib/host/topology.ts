@@ -1,4 +1,4 @@
-import { PassthroughError } from '../errors';
+import { PassthroughError, excerpt } from '../errors';
 import { MAX_CLIQUE } from '../gpudirect/capability';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
 
@@ -91,7 +91,7 @@ export function parseTopoMatrix(text: string): TopoMatrix {
     gpus,
     link: (a, b) => {
       const l = links.get(`${a}|${b}`) ?? links.get(`${b}|${a}`);
-      if (!l) throw new PassthroughError('TOPOLOGY_INVALID', `The matrix has no entry for ${a} and ${b}.`);
+      if (!l) throw new PassthroughError('TOPOLOGY_INVALID', `The matrix has no entry for ${excerpt(a)} and ${excerpt(b)}.`);
       return l;
     },
   };
@@ -101,7 +101,7 @@ function readLink(cell: string, row: string, col: string): Link {
   if (/^NV\d+$/.test(cell)) return 'NV';
   if (['PIX', 'PXB', 'PHB', 'NODE', 'SYS'].includes(cell)) return cell as Link;
   if (cell === 'SOC') return 'SYS'; // older drivers' name for SYS
-  throw new PassthroughError('TOPOLOGY_INVALID', `Unknown link "${cell}" between ${row} and ${col} in the topology matrix.`);
+  throw new PassthroughError('TOPOLOGY_INVALID', `Unknown link "${excerpt(cell)}" between ${excerpt(row)} and ${excerpt(col)} in the topology matrix.`);
 }
 
 /** `nvidia-smi --query-gpu=index,pci.bus_id --format=csv` → GPU name → PCI address (`00000000:3B:00.0` → `0000:3b:00.0`). */

@@ -1,4 +1,4 @@
-import { PassthroughError } from '../errors';
+import { PassthroughError, excerpt } from '../errors';
 import { XmlElement } from './element';
 import { LineTable } from './lines';
 import { XmlSyntaxError, clip, parseXml } from './parse';
@@ -40,7 +40,7 @@ export function loadDomainXml(xml: unknown, options: LoadOptions | undefined = {
   if (root.localName !== 'domain' || root.namespaceURI) {
     throw new PassthroughError(
       'NOT_A_DOMAIN',
-      `The root element is <${root.tagName}>, not <domain>: pass the output of \`virsh dumpxml DOMAIN\`.`,
+      `The root element is <${excerpt(root.tagName)}>, not <domain>: pass the output of \`virsh dumpxml DOMAIN\`.`,
       lines.positionOf(root.start),
     );
   }

@@ -1,4 +1,4 @@
-import { PassthroughError } from '../errors';
+import { PassthroughError, excerpt } from '../errors';
 import {
   GPUDIRECT_ARCHITECTURES,
   isGpudirectArchitecture,
@@ -84,7 +84,7 @@ function gpuArchitecture(entry: PlanHostdev, path: string, warnings: string[]): 
   const given = entry.gpudirect?.architecture;
   const architecture = given ?? known?.architecture;
   if (given && known && given !== known.architecture) {
-    warnings.push(`${path}: the plan says ${given}, but ${entry.device} ("${known.name}") is ${known.architecture} in pci.ids; using ${given}.`);
+    warnings.push(`${path}: the plan says ${excerpt(given)}, but ${entry.device} ("${known.name}") is ${known.architecture} in pci.ids; using ${excerpt(given)}.`);
   }
   if (architecture === undefined) {
     throw new PassthroughError(
@@ -105,7 +105,7 @@ function gpuArchitecture(entry: PlanHostdev, path: string, warnings: string[]): 
   if (!isGpudirectArchitecture(architecture)) {
     throw new PassthroughError(
       'GPU_ARCHITECTURE_UNKNOWN',
-      `"${architecture}" is not an NVIDIA GPU architecture this library knows; use one of ${GPUDIRECT_ARCHITECTURES.join(', ')}.`,
+      `"${excerpt(architecture)}" is not an NVIDIA GPU architecture this library knows; use one of ${GPUDIRECT_ARCHITECTURES.join(', ')}.`,
       { path: `${path}.gpudirect.architecture` },
     );
   }
@@ -132,7 +132,7 @@ function rejectDuplicates(planned: PlannedHostdev[]): void {
       if (first !== undefined) {
         throw new PassthroughError(
           'HOSTDEV_CONFLICT',
-          `The plan uses ${what} ${k} twice (hostdevs[${first}] and hostdevs[${h.index}]); each device needs its own.`,
+          `The plan uses ${what} ${excerpt(k)} twice (hostdevs[${first}] and hostdevs[${h.index}]); each device needs its own.`,
           { path: `hostdevs[${h.index}].${field}` },
         );
       }

@@ -1,5 +1,5 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { PassthroughError } from '../errors';
+import { PassthroughError, excerpt } from '../errors';
 import { PciAddress, checkPciRanges, formatPciAddress, parsePciAddress } from '../pci/address';
 import generatedValidator from './plan-shape.generated';
 import { Plan, PlanAddress } from './types';
@@ -12,7 +12,8 @@ const validatePlanShape = generatedValidator as unknown as ValidateFunction<Plan
 export function validatePlan(plan: unknown): asserts plan is Plan {
   if (validatePlanShape(plan)) return;
   const error = mostSpecificError(validatePlanShape.errors ?? []);
-  throw new PassthroughError('PLAN_INVALID', `The plan is invalid: ${describeSchemaError(error)}.`, {
+  const problem = misspeltKey(error, plan) ?? describeSchemaError(error);
+  throw new PassthroughError('PLAN_INVALID', `The plan is invalid: ${problem}${problem.endsWith('?') ? '' : '.'}`, {
     path: jsonPath(error?.instancePath ?? ''),
   });
 }
@@ -27,8 +28,11 @@ function describeSchemaError(error: ErrorObject | undefined): string {
   const where = jsonPath(error.instancePath);
   const p = error.params as Record<string, unknown>;
   switch (error.keyword) {
-    case 'additionalProperties':
-      return `unknown key "${String(p.additionalProperty)}" in ${where}`;
+    case 'additionalProperties': {
+      const key = String(p.additionalProperty);
+      const guess = closest(key, knownKeys(error.instancePath));
+      return `unknown key "${excerpt(key)}" in ${where}${guess ? `; did you mean "${guess}"?` : ''}`;
+    }
     case 'required':
       return `${where} needs "${String(p.missingProperty)}"`;
     case 'type':
@@ -43,6 +47,65 @@ function describeSchemaError(error: ErrorObject | undefined): string {
     default:
       return `${where} ${error.message ?? 'is invalid'}`;
   }
+}
+
+/**
+ * ajv stops at the first problem, which for `{"adress": …}` is the missing "address": name the unknown key
+ * that is probably the missing one instead.
+ */
+function misspeltKey(error: ErrorObject | undefined, plan: unknown): string | undefined {
+  if (error?.keyword !== 'required') return undefined;
+  const missing = String((error.params as { missingProperty?: unknown }).missingProperty);
+  const known = knownKeys(error.instancePath);
+  const object = instanceAt(plan, error.instancePath);
+  if (!object || typeof object !== 'object') return undefined;
+  const typo = Object.keys(object).find((key) => !known.includes(key) && closest(key, known) === missing);
+  return typo === undefined ? undefined : `unknown key "${excerpt(typo)}" in ${jsonPath(error.instancePath)}; did you mean "${missing}"?`;
+}
+
+function instanceAt(data: unknown, pointer: string): unknown {
+  if (!pointer) return data;
+  let node = data;
+  for (const part of pointer.split('/').slice(1)) node = (node as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return node;
+}
+
+/** The keys the schema allows for the object at this instance path (following $ref and items; ajv's schemaPath restarts at each $ref). */
+function knownKeys(instancePath: string): string[] {
+  type Node = { $ref?: string; items?: Node; properties?: Record<string, Node> } | undefined;
+  // Read only when a plan has an unknown key: the happy path never loads the schema (cold start).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const planSchema = require('../../schemas/plan.schema.json') as Node;
+  const resolve = (node: Node): Node => {
+    let n = node;
+    while (n?.$ref?.startsWith('#/')) n = n.$ref.slice(2).split('/').reduce<Node>((acc, key) => (acc as Record<string, Node>)?.[key], planSchema);
+    return n;
+  };
+  let node = resolve(planSchema);
+  for (const part of instancePath.split('/').slice(1)) node = resolve(/^\d+$/.test(part) ? node?.items : node?.properties?.[part.replace(/~1/g, '/').replace(/~0/g, '~')]);
+  return node?.properties ? Object.keys(node.properties) : [];
+}
+
+/** The known key nearest to a misspelt one (at most 2 edits, and fewer than half its letters), if any. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  if (word.length > 64) return undefined;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.min(2, Math.floor(word.length / 2)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length];
 }
 
 function patternHint(instancePath: string): string {
