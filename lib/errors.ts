@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'LIBVIRT_REFUSED'
   | 'LIBVIRT_DROPPED'
   | 'HOSTDEV_MISSING'
-  | 'REMOVE_NOT_FOUND';
+  | 'REMOVE_NOT_FOUND'
+  | 'CONFIG_SPACE_UNREADABLE';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -40,6 +41,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'LIBVIRT_DROPPED',
   'HOSTDEV_MISSING',
   'REMOVE_NOT_FOUND',
+  'CONFIG_SPACE_UNREADABLE',
 ];
 
 export interface ErrorDetails {

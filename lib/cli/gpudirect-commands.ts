@@ -1,45 +1,97 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isGpudirectArchitecture } from '../gpudirect/architecture';
+import { GPUDIRECT_ARCHITECTURES, GpuArchitecture, isGpudirectArchitecture } from '../gpudirect/architecture';
 import { parseLspciDump, parseSysfsConfig, PciFunctionDump } from '../gpudirect/config-space';
-import { predictP2PPlacement } from '../gpudirect/placement';
+import { P2PPlacement, parseQemuVersion, predictP2PPlacement, QemuPlacement } from '../gpudirect/placement';
+import { readConfigSpace } from '../gpudirect/read-config';
 import { expectationFromDomain, expectationFromPlan, GuestExpectation, verifyGuest } from '../gpudirect/verify';
-import { decodeXmlBytes } from '../load/decode';
 import { CliIo, UsageError, readJson, readText } from './io';
 
 const SYSFS_PCI = '/sys/bus/pci/devices';
-const hex = (n: number | undefined) => (n === undefined ? '-' : `0x${n.toString(16)}`);
+const hex = (n: number | undefined) => (n === undefined ? '-' : `0x${n.toString(16).padStart(2, '0')}`);
 
-/** Config spaces from an lspci -xxx dump, or from the running system's sysfs. */
+/** Config spaces from an lspci dump (hex rows, as published), or from the running system's sysfs. */
 function readConfigSpaces(io: CliIo, lspci: string | undefined): PciFunctionDump[] {
-  if (lspci !== undefined) return parseLspciDump(readText(io, lspci, 'lspci -xxx dump'));
+  if (lspci !== undefined) return parseLspciDump(new TextDecoder('utf-8').decode(readBytes(io, lspci)));
   if (!fs.existsSync(SYSFS_PCI)) throw new UsageError(`${SYSFS_PCI} not found: give --lspci FILE (the output of lspci -xxx)`);
   return fs.readdirSync(SYSFS_PCI).map((address) => parseSysfsConfig(address, io.readFile(path.join(SYSFS_PCI, address, 'config'))));
 }
 
-export function runPredict(values: Record<string, unknown>, io: CliIo): number {
-  const qemu = values.qemu;
-  if (typeof values.config !== 'string' || typeof qemu !== 'string') throw new UsageError('predict needs --config FILE and --qemu VERSION');
-  const architecture = values.architecture;
-  if (architecture !== undefined && (typeof architecture !== 'string' || !isGpudirectArchitecture(architecture))) {
-    throw new UsageError(`unknown --architecture ${String(architecture)}`);
+/** A file's bytes, or standard input for `-`; a file that cannot be read is a usage error, not a stack trace. */
+function readBytes(io: CliIo, file: string): Uint8Array {
+  if (file === '-') {
+    const bytes = io.readStdin();
+    if (bytes === undefined) throw new UsageError('no config space on standard input: pipe it in, or give --config FILE');
+    return bytes;
   }
-  const bytes = io.readFile(values.config);
-  const dumps = /^[0-9a-f]{2}:|^[0-9a-f]{4}:/im.test(decodeLenient(bytes)) ? parseLspciDump(decodeXmlBytes(bytes, values.config)) : [parseSysfsConfig(values.config, bytes)];
-  const results = dumps.map((d) => ({ address: d.address, ...predictP2PPlacement(d.config, qemu, architecture as never) }));
-  if (values.json) {
-    io.stdout(JSON.stringify(results, null, 2) + '\n');
-  } else {
-    for (const r of results) {
-      const verdict = r.offset === null ? `QEMU ${qemu} will refuse to start: ${r.error}` : `QEMU ${qemu} places it at ${hex(r.offset)}`;
-      const spec = r.recommended === undefined ? '' : `; the spec recommends ${hex(r.recommended)}${r.agrees === false ? ' (disagrees)' : r.agrees ? ' (agrees)' : ''}`;
-      io.stdout(`${r.address}  ${verdict}${spec}\n  because ${r.reason}\n  capabilities: ${r.capabilities.map((c) => `${hex(c.offset)}=${hex(c.id)}`).join(' ') || '(none)'}\n`);
-    }
+  try {
+    return io.readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${file}${code ? ` (${code})` : ''}`);
   }
-  return results.every((r) => r.offset !== null) ? 0 : 1;
 }
 
-export function runVerifyGuest(values: Record<string, unknown>, io: CliIo): number {
+export function runPredict(values: Record<string, unknown>, positionals: string[], io: CliIo): number {
+  if (positionals.length) throw new UsageError(`predict takes no positional arguments (got ${JSON.stringify(positionals[0]).slice(0, 40)}): give the file with --config FILE`);
+  const { config, qemu, architecture, address } = values;
+  if (typeof config !== 'string' || typeof qemu !== 'string') throw new UsageError('predict needs --config FILE and --qemu VERSION');
+  if (architecture !== undefined && (typeof architecture !== 'string' || !isGpudirectArchitecture(architecture))) {
+    throw new UsageError(`unknown --architecture ${String(architecture)}; one of ${GPUDIRECT_ARCHITECTURES.join(', ')}`);
+  }
+  parseQemuVersion(qemu);
+  const reading = readConfigSpace(readBytes(io, config), { address: address as string | undefined, name: config === '-' ? 'standard input' : config });
+  const p = predictP2PPlacement(reading, qemu, architecture as GpuArchitecture | undefined);
+  if (values.json) io.stdout(JSON.stringify(placementJson(p), null, 2) + '\n');
+  else io.stdout(placementText(p));
+  return p.offset !== null && p.complete ? 0 : 1;
+}
+
+/** The documented `predict --json` shape (docs/gpudirect.md): offsets as "0xd4" strings, absent fields omitted. */
+export function placementJson(p: P2PPlacement): Record<string, unknown> {
+  const offset = (n: number | null) => (n === null ? null : hex(n));
+  const generation = (g: QemuPlacement) => ({ offset: offset(g.offset), reason: g.reason, ...(g.error ? { error: g.error } : {}), shadows: g.shadows });
+  return {
+    address: p.address ?? null,
+    deviceId: p.deviceId ?? null,
+    architecture: p.architecture ?? null,
+    source: p.source,
+    complete: p.complete,
+    qemu: p.qemu,
+    offset: offset(p.offset),
+    ...(p.error ? { error: p.error } : {}),
+    reason: p.reason,
+    collides: p.collides,
+    qemu81: generation(p.qemu81),
+    qemuBefore81: generation(p.qemuBefore81),
+    recommended: p.recommended === undefined ? null : hex(p.recommended),
+    agrees: p.agrees ?? null,
+    ...(p.meaning ? { meaning: p.meaning } : {}),
+    capabilities: p.capabilities.map((c) => ({ offset: hex(c.offset), id: hex(c.id), name: c.name, length: c.length, lengthSource: c.lengthSource })),
+    assumed: p.assumed,
+    warnings: p.warnings,
+  };
+}
+
+function placementText(p: P2PPlacement): string {
+  const who = [p.address ?? '(no address)', p.deviceId, p.architecture].filter(Boolean).join('  ');
+  const verdict = p.offset === null ? `QEMU ${p.qemu} will refuse to start: ${p.error}` : `QEMU ${p.qemu} places it at ${hex(p.offset)}`;
+  const spec = p.recommended === undefined ? '' : `; the spec recommends ${hex(p.recommended)} for ${p.architecture}${p.agrees === undefined ? '' : p.agrees ? ' (agrees)' : ' (disagrees)'}`;
+  const gen = (g: QemuPlacement) => (g.offset === null ? `refuses to start (${g.error})` : hex(g.offset));
+  const lines = [
+    `${who}  (read from ${p.source === 'bytes' ? 'config-space bytes' : p.source === 'text' ? 'lspci text' : 'lspci text and hex'})`,
+    `  ${verdict}${spec}`,
+    `  because ${p.reason}`,
+    `  QEMU 8.1 and later: ${gen(p.qemu81)}; QEMU before 8.1: ${gen(p.qemuBefore81)}`,
+    `  capabilities: ${p.capabilities.map((c) => `${hex(c.offset)} ${c.name} (${c.length} bytes, ${c.lengthSource})`).join(', ')}`,
+  ];
+  if (p.meaning) lines.push(`  what it means: ${p.meaning}`);
+  for (const w of p.warnings) lines.push(`  warning: ${w}`);
+  return lines.join('\n') + '\n';
+}
+
+export function runVerifyGuest(values: Record<string, unknown>, positionals: string[], io: CliIo): number {
+  if (positionals.length) throw new UsageError(`verify-guest takes no positional arguments (got ${JSON.stringify(positionals[0]).slice(0, 40)}): use --domain, --expect and --lspci`);
   let expected: GuestExpectation;
   if (typeof values.domain === 'string') expected = expectationFromDomain(readText(io, values.domain, 'domain XML'));
   else if (typeof values.expect === 'string') expected = expectationFromPlan(readJson(io, values.expect, 'plan'));
@@ -59,6 +111,4 @@ export function runVerifyGuest(values: Record<string, unknown>, io: CliIo): numb
   return report.ok ? 0 : 1;
 }
 
-function decodeLenient(bytes: Uint8Array): string {
-  return new TextDecoder('latin1').decode(bytes.subarray(0, 64));
-}
+

@@ -139,19 +139,27 @@ Example:
   },
   predict: {
     summary: 'predict where QEMU will put the GPUDirect capability for a physical GPU',
-    help: `Usage: libvirt-passthrough predict --config FILE --qemu VERSION [--architecture NAME] [--json]
+    help: `Usage: libvirt-passthrough predict --config FILE --qemu VERSION [--address ADDR] [--architecture NAME] [--json]
 
-FILE is the GPU's config space on the host: the output of \`lspci -xxx -s ADDR\` (as root), or a copy of
-/sys/bus/pci/devices/ADDR/config. QEMU 8.1+ uses C8h unless a capability starts there, else D4h;
-older QEMU always uses C8h and fails to start when that clashes (Turing and later: MSI-X at C8h).
-Exit 1 when QEMU would refuse to start.
+FILE (or - for standard input) is the GPU's config space on the host, in any form you have:
+  lspci -vvv -nn -s ADDR     the text people paste (-v and -vv too; with or without -nn), as root
+  lspci -xxx -s ADDR         hex (256 bytes; -xxxx: 4 KiB), as root; text and hex of one device are merged
+  /sys/bus/pci/devices/0000:ADDR/config   the raw bytes
+Pasted text may be quoted (> ), wrapped, CRLF, with prompts and other output around it. A capture of several
+devices needs --address, unless it holds exactly one NVIDIA GPU.
+
+QEMU 8.1+ uses C8h unless a capability starts there, else D4h; older QEMU always uses C8h and refuses to
+start when a GPU capability sits there (data-centre Turing and later: MSI-X at C8h). The answer gives both,
+the spec's recommendation for the GPU's architecture (from its device ID), and what a disagreement means.
+Exit 0: QEMU starts and the placement is known; 1: QEMU would refuse to start, the capture may be cut short,
+or no capability list could be read (CONFIG_SPACE_UNREADABLE).
 
 Example:
-  sudo lspci -xxx -s 3b:00.0 > gpu.txt
-  libvirt-passthrough predict --config gpu.txt --qemu 7.2.0 --architecture hopper
+  sudo lspci -vvv -nn -s 3b:00.0 > gpu.txt
+  libvirt-passthrough predict --config gpu.txt --qemu 8.2.0
 `,
-    options: { config: { type: 'string' }, qemu: { type: 'string' }, architecture: { type: 'string' }, json: { type: 'boolean' } },
-    run: ({ values }, io) => gpudirectCommands().runPredict(values, io),
+    options: { config: { type: 'string' }, qemu: { type: 'string' }, architecture: { type: 'string' }, address: { type: 'string' }, json: { type: 'boolean' } },
+    run: ({ values, positionals }, io) => gpudirectCommands().runPredict(values, positionals, io),
   },
   'verify-guest': {
     summary: 'inside the guest: check that each GPU carries the planned GPUDirect clique',
@@ -159,14 +167,15 @@ Example:
 
 Reads every PCI function's config space (from /sys/bus/pci/devices, or from an lspci -xxx dump with
 --lspci) and checks each NVIDIA GPU: the P2P approval capability is present, linked into the capability
-list, at the expected offset, and the cliques found match the cliques planned. Warns when the domain
-hides KVM (the NVIDIA driver then ignores the capability). Exit 1 when something is wrong.
+list, at the expected offset (the one \`host plan\` predicted, else the spec's), and the cliques found match
+the cliques planned. Warns when the domain hides KVM (the NVIDIA driver then ignores the capability).
+Exit 1 when something is wrong.
 
 Example (in the guest, with the domain XML copied in):
   sudo libvirt-passthrough verify-guest --domain vm1.xml
 `,
     options: { domain: { type: 'string' }, expect: { type: 'string' }, lspci: { type: 'string' }, json: { type: 'boolean' } },
-    run: ({ values }, io) => gpudirectCommands().runVerifyGuest(values, io),
+    run: ({ values, positionals }, io) => gpudirectCommands().runVerifyGuest(values, positionals, io),
   },
   host: {
     summary: 'check the host against the NPU guide, plan GPUs with cliques from the topology, capture a snapshot',

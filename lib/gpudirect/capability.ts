@@ -1,3 +1,5 @@
+import { excerpt, PassthroughError } from '../errors';
+
 /**
  * NVIDIA's "PCI Express Virtual Peer-to-Peer Approval Capability": 8 bytes in a GPU's
  * config space. Byte 0 CAP_ID 09h (vendor specific), byte 1 NXT_PTR, byte 2 CAP_LEN 08h,
@@ -15,13 +17,18 @@ export function isValidClique(clique: unknown): clique is number {
 
 /** The approval parameters word: clique in bits 6:3, version 0 in bits 2:0 (clique 1 → 0x0008). */
 export function approvalParameters(clique: number): number {
-  if (!isValidClique(clique)) throw new RangeError(`clique must be an integer 0-15, got ${String(clique)}`);
+  if (!isValidClique(clique)) {
+    throw new PassthroughError('INPUT_INVALID', `The clique must be an integer from 0 to ${MAX_CLIQUE}, got ${excerpt(String(clique), 30)}.`);
+  }
   return clique << 3;
 }
 
 /** The 8 bytes QEMU emulates at the capability offset (next pointer 0: it is the last capability). */
 export function encodeP2PCapability(clique: number, nextPointer = 0): Uint8Array {
   const params = approvalParameters(clique);
+  if (!Number.isInteger(nextPointer) || nextPointer < 0 || nextPointer > 0xfc) {
+    throw new PassthroughError('INPUT_INVALID', `The next pointer must be an integer from 0 to 0xfc, got ${excerpt(String(nextPointer), 30)}.`);
+  }
   return Uint8Array.of(P2P_CAP_ID, nextPointer, P2P_CAP_LENGTH, ...P2P_SIGNATURE, params & 0xff, params >> 8);
 }
 

@@ -1,4 +1,5 @@
 import { decodeP2PCapability, hex, P2P_CAP_ID } from './capability';
+import { readConfigSpaces } from './read-config';
 
 /** One capability of the standard list: where it starts and its ID. */
 export interface WalkedCapability {
@@ -79,36 +80,18 @@ export interface PciFunctionDump {
   classCode?: number;
 }
 
-/** Parses `lspci -xxx` / `-xxxx` output, one or several functions; rows missing from a dump shorten it. */
+/**
+ * Parses `lspci -xxx` / `-xxxx` output, one or several functions; rows missing from a dump shorten it. Reads
+ * text as published (quoted, CRLF, wrapped), like readConfigSpace; a function without hex rows has no bytes.
+ */
 export function parseLspciDump(text: string): PciFunctionDump[] {
-  const dumps: PciFunctionDump[] = [];
-  let current: { address: string; description: string; rows: Map<number, number[]> } | undefined;
-  const flush = () => {
-    if (current) dumps.push(withIds(current.address, current.description, bytesFromRows(current.rows)));
-  };
-  for (const line of text.split(/\r?\n/)) {
-    const header = /^((?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s+(.*)$/.exec(line);
-    if (header) {
-      flush();
-      current = { address: header[1].toLowerCase(), description: header[2], rows: new Map() };
-      continue;
-    }
-    const row = /^([0-9a-fA-F]{2,3}):((?:\s[0-9a-fA-F]{2}){1,16})\s*$/.exec(line);
-    if (row && current) current.rows.set(parseInt(row[1], 16), row[2].trim().split(/\s+/).map((b) => parseInt(b, 16)));
-  }
-  flush();
-  return dumps;
-}
-
-/** Bytes up to the first missing row (a truncated dump is shorter, never zero-filled). */
-function bytesFromRows(rows: Map<number, number[]>): Uint8Array {
-  const bytes: number[] = [];
-  for (let offset = 0; rows.has(offset); offset += 16) {
-    const row = rows.get(offset)!;
-    bytes.push(...row);
-    if (row.length < 16) break;
-  }
-  return Uint8Array.from(bytes);
+  return readConfigSpaces(text).map((r) => {
+    const dump: PciFunctionDump = { address: r.address ?? '', description: r.description, config: r.config ?? new Uint8Array(0) };
+    if (r.vendor !== undefined) dump.vendor = r.vendor;
+    if (r.device !== undefined) dump.device = r.device;
+    if (r.classCode !== undefined) dump.classCode = r.classCode;
+    return dump;
+  });
 }
 
 /** The raw `/sys/bus/pci/devices/ADDR/config` file (64, 256 or 4096 bytes). */

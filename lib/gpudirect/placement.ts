@@ -1,97 +1,197 @@
-import { atLeast, parseVersion, STACK } from '../plan/stack';
-import { GpuArchitecture, P2P_OFFSET_KEPLER_TO_VOLTA, P2P_OFFSET_TURING_AND_LATER, recommendedP2POffset } from './architecture';
-import { hex } from './capability';
-import { walkCapabilities, WalkedCapability } from './config-space';
+import { excerpt, PassthroughError } from '../errors';
+import {
+  GpuArchitecture,
+  isGpudirectArchitecture,
+  lookupNvidiaDevice,
+  P2P_OFFSET_KEPLER_TO_VOLTA as C8,
+  P2P_OFFSET_TURING_AND_LATER as D4,
+  recommendedP2POffset,
+} from './architecture';
+import { ConfigSpaceReading, readConfigSpace, ReadCapability } from './read-config';
+
+/** What one QEMU generation does with `x-nv-gpudirect-clique` on this GPU. */
+export interface QemuPlacement {
+  /** Where QEMU puts the capability; null when the VM fails to start. */
+  offset: number | null;
+  reason: string;
+  /** QEMU's error when offset is null. */
+  error?: string;
+  /** Capabilities whose own declared length reaches into the 8 bytes although QEMU starts. */
+  shadows: string[];
+}
 
 export interface P2PPlacement {
-  /** Where QEMU will put the capability, or null when the VM would fail to start. */
+  /** The QEMU version asked about, as given. */
+  qemu: string;
+  /** Where that QEMU puts the capability, or null when the VM would fail to start. */
   offset: number | null;
   /** QEMU's refusal when offset is null. */
   error?: string;
+  reason: string;
+  /** That QEMU refuses to start, or its 8 bytes cover part of a capability the device declares. */
+  collides: boolean;
+  /** QEMU 8.1 and later, and QEMU before 8.1, whichever was asked. */
+  qemu81: QemuPlacement;
+  qemuBefore81: QemuPlacement;
+  architecture?: string;
   /** The spec's recommendation for the architecture, when known. */
   recommended?: number;
   /** Whether QEMU's choice matches the spec's recommendation. */
   agrees?: boolean;
-  reason: string;
-  capabilities: WalkedCapability[];
+  /** When they disagree: what it means for the guest driver. */
+  meaning?: string;
+  address?: string;
+  /** `10de:1eb8`, when the capture shows it. */
+  deviceId?: string;
+  /** What the prediction rests on: the standard capability list, with each extent and where it comes from. */
+  capabilities: ReadCapability[];
+  source: ConfigSpaceReading['source'];
+  /** Extents not read from the device: assumed to reach the next capability, as QEMU's vfio sizes them. */
+  assumed: string[];
+  /** False when a text capture may stop before the capability list does. */
+  complete: boolean;
+  warnings: string[];
 }
 
-/**
- * What QEMU will do with `x-nv-gpudirect-clique` for this physical GPU. QEMU 8.1 and later: C8h unless a
- * capability starts there, else D4h unless one starts there, else "invalid config space". Before 8.1:
- * always C8h. Either way the 8 bytes must not overlap a capability (QEMU's pci_add_capability check); a
- * capability is taken to reach the next one's start, as vfio sizes them.
- */
-export function predictP2PPlacement(hostConfig: Uint8Array, qemuVersion: string, architecture?: GpuArchitecture): P2PPlacement {
-  const { capabilities, problems } = walkCapabilities(hostConfig);
-  const starts = new Set(capabilities.map((c) => c.offset));
-  const recommended = architecture ? recommendedP2POffset(architecture) : undefined;
-  const result = (offset: number | null, reason: string, error?: string): P2PPlacement => ({
-    offset,
-    error,
-    recommended,
-    agrees: recommended === undefined || offset === null ? undefined : offset === recommended,
-    reason: problems.length ? `${reason} (${problems.join('; ')})` : reason,
-    capabilities,
-  });
-  const modern = atLeast(parseVersion(qemuVersion), STACK.qemuAlternateOffset);
-  let offset: number;
-  let reason: string;
-  if (!modern) {
-    offset = P2P_OFFSET_KEPLER_TO_VOLTA;
-    reason = `QEMU ${qemuVersion} (before 8.1) always uses C8h`;
-  } else if (!starts.has(P2P_OFFSET_KEPLER_TO_VOLTA)) {
-    offset = P2P_OFFSET_KEPLER_TO_VOLTA;
-    reason = 'no capability starts at C8h, so QEMU 8.1+ uses C8h';
-  } else if (!starts.has(P2P_OFFSET_TURING_AND_LATER)) {
-    offset = P2P_OFFSET_TURING_AND_LATER;
-    reason = `a capability (ID ${hex(idAt(capabilities, 0xc8))}) starts at C8h, so QEMU 8.1+ falls back to D4h`;
-  } else {
-    return result(null, 'capabilities start at both C8h and D4h', 'NVIDIA GPUDirect Clique ID: invalid config space');
-  }
-  const clash = overlapping(hostConfig, capabilities, offset);
-  if (clash) {
-    return result(
-      null,
-      `${reason}, but the capability at 0x${hex(clash.offset)} (ID ${hex(clash.id)}) covers it`,
-      `Failed to add NVIDIA GPUDirect cap: capability at 0x${hex(offset)} overlaps existing capability 0x${hex(clash.id)} at offset 0x${hex(clash.offset)}`,
+/** QEMU 8.1 is the first release with the alternate offset (commit "Support alternate offset for GPUDirect Cliques"). */
+const ALTERNATE_OFFSET = [8, 1, 0];
+
+/** A QEMU version as users write it: 8.2.0, 7.2, 1:7.2+dfsg-7 (Debian), 10.0.2-rc1. Anything else is refused. */
+export function parseQemuVersion(text: unknown): [number, number, number] {
+  const m = typeof text === 'string' ? /^\s*(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~][0-9A-Za-z.+~-]*)?\s*$/.exec(text) : null;
+  if (!m) {
+    throw new PassthroughError(
+      'INPUT_INVALID',
+      `"${excerpt(String(text), 30)}" is not a QEMU version: give one like 8.2.0 or 7.2 (qemu-system-x86_64 --version prints it).`,
     );
   }
-  return result(offset, reason);
+  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
 }
 
-function overlapping(config: Uint8Array, capabilities: WalkedCapability[], offset: number): WalkedCapability | undefined {
-  const sorted = [...capabilities].sort((a, b) => a.offset - b.offset);
-  return sorted.find((cap, i) => {
-    const limit = i + 1 < sorted.length ? sorted[i + 1].offset : 0x100;
-    const end = Math.min(limit, cap.offset + (capabilitySize(config, cap) ?? limit - cap.offset));
-    return cap.offset < offset + 8 && offset < end;
-  });
+function atLeast(version: number[], min: number[]): boolean {
+  for (let i = 0; i < 3; i++) if (version[i] !== min[i]) return version[i] > min[i];
+  return true;
 }
 
-/** Sizes QEMU gives the capabilities it emulates; others reach the next capability (vfio's max size). */
-function capabilitySize(config: Uint8Array, cap: WalkedCapability): number | undefined {
-  switch (cap.id) {
-    case 0x01: // power management
-    case 0x0d: // bridge subsystem vendor ID
-      return 8;
-    case 0x05: {
-      // MSI: 10 bytes, +4 with 64-bit addresses, +10 with per-vector masking
-      const control = config[cap.offset + 2] | (config[cap.offset + 3] << 8);
-      return 10 + (control & 0x80 ? 4 : 0) + (control & 0x100 ? 10 : 0);
-    }
-    case 0x09: // vendor specific: its own length byte
-      return config[cap.offset + 2] || undefined;
-    case 0x10: // PCI Express
-      return 0x3c;
-    case 0x11: // MSI-X
-      return 12;
-    default:
-      return undefined;
+const h = (n: number) => `0x${n.toString(16)}`;
+
+/**
+ * What QEMU will do with `x-nv-gpudirect-clique` for this physical GPU, from its capability list, the way
+ * QEMU's source decides (hw/vfio/pci-quirks.c vfio_add_nv_gpudirect_cap, hw/vfio/pci.c vfio_add_std_cap,
+ * hw/pci/pci.c pci_add_capability):
+ * - QEMU 8.1 and later: C8h unless a capability *starts* there, else D4h unless one starts there, else
+ *   "invalid config space". Before 8.1: always C8h.
+ * - The 8 bytes are added before the GPU's own capabilities; each of those is then added with its size
+ *   (MSI from its flags, MSI-X 12, others cut to end where the next one starts), and QEMU refuses to start
+ *   when one overlaps the 8 bytes: a capability starting inside them, or MSI/MSI-X reaching into them.
+ * Input: the config-space bytes, or a reading from readConfigSpace (lspci text, hex, sysfs).
+ */
+export function predictP2PPlacement(input: Uint8Array | ConfigSpaceReading, qemuVersion: string, architecture?: GpuArchitecture): P2PPlacement {
+  const reading = toReading(input);
+  const version = parseQemuVersion(qemuVersion);
+  if (architecture !== undefined && (typeof architecture !== 'string' || !isGpudirectArchitecture(architecture))) {
+    throw new PassthroughError('INPUT_INVALID', `"${excerpt(String(architecture), 30)}" is not a GPU architecture this library knows.`);
   }
+  const caps = reading.capabilities;
+  const qemu81 = modernPlacement(caps);
+  const qemuBefore81 = placeAt(C8, caps, 'QEMU before 8.1 always uses C8h');
+  const chosen = atLeast(version, ALTERNATE_OFFSET) ? qemu81 : qemuBefore81;
+  const known = reading.vendor !== undefined && reading.device !== undefined ? lookupNvidiaDevice({ vendor: reading.vendor, device: reading.device }) : undefined;
+  const arch = architecture ?? (known?.isGpu && isGpudirectArchitecture(known.architecture) ? known.architecture : undefined);
+  const recommended = arch === undefined ? undefined : recommendedP2POffset(arch);
+  const agrees = recommended === undefined || chosen.offset === null ? undefined : chosen.offset === recommended;
+  const result: P2PPlacement = {
+    qemu: qemuVersion,
+    offset: chosen.offset,
+    reason: chosen.reason,
+    collides: chosen.offset === null || chosen.shadows.length > 0,
+    qemu81,
+    qemuBefore81,
+    capabilities: caps,
+    source: reading.source,
+    assumed: caps.filter((c) => c.lengthSource === 'assumed').map((c) => `${h(c.offset)} ${c.name}: ${c.length} bytes, to the next capability (as QEMU sizes it)`),
+    complete: reading.complete,
+    warnings: [...reading.notes, ...chosen.shadows],
+  };
+  if (chosen.error !== undefined) result.error = chosen.error;
+  if (reading.address !== undefined) result.address = reading.address;
+  if (reading.vendor !== undefined && reading.device !== undefined) result.deviceId = `${hex4(reading.vendor)}:${hex4(reading.device)}`;
+  if (arch !== undefined) result.architecture = arch;
+  if (recommended !== undefined) result.recommended = recommended;
+  if (agrees !== undefined) result.agrees = agrees;
+  if (agrees === false) result.meaning = meaning(chosen.offset!, recommended!, arch!);
+  if (!reading.complete) {
+    const last = caps.length ? h(Math.max(...caps.map((c) => c.offset))) : '0x40';
+    result.warnings.push(
+      `the capture may stop before the capability list does (no extended capability, no "Kernel driver" line and no next device after it): a capability after ${last} would change the answer`,
+    );
+  }
+  return result;
 }
 
-function idAt(capabilities: WalkedCapability[], offset: number): number {
-  return capabilities.find((c) => c.offset === offset)?.id ?? 0;
+function toReading(input: unknown): ConfigSpaceReading {
+  if (input instanceof Uint8Array) return readConfigSpace(input);
+  if (typeof input === 'string') {
+    throw new PassthroughError(
+      'INPUT_INVALID',
+      'predictP2PPlacement takes the config-space bytes (a Uint8Array) or what readConfigSpace returns, not a string: read lspci text with readConfigSpace(text) first.',
+    );
+  }
+  const reading = input as ConfigSpaceReading | null;
+  if (reading === null || typeof reading !== 'object' || !Array.isArray(reading.capabilities)) {
+    throw new PassthroughError('INPUT_INVALID', 'predictP2PPlacement takes the config-space bytes (a Uint8Array) or what readConfigSpace returns.');
+  }
+  if (reading.capabilities.length === 0) {
+    throw new PassthroughError('CONFIG_SPACE_UNREADABLE', 'The reading holds no capability list, so there is nothing to predict from. Capture the GPU with `sudo lspci -vvv -nn -s ADDR`.');
+  }
+  return reading;
 }
 
+function modernPlacement(caps: ReadCapability[]): QemuPlacement {
+  const at = (offset: number) => caps.find((c) => c.offset === offset);
+  const c8 = at(C8);
+  if (!c8) return placeAt(C8, caps, 'no capability starts at C8h, so QEMU 8.1 and later use C8h');
+  if (!at(D4)) return placeAt(D4, caps, `the GPU's ${c8.name} capability starts at C8h, so QEMU 8.1 and later use D4h`);
+  return { offset: null, reason: `capabilities start at both C8h (${c8.name}) and D4h (${at(D4)!.name})`, error: 'NVIDIA GPUDirect Clique ID: invalid config space', shadows: [] };
+}
+
+/** QEMU sizes MSI and MSI-X exactly (msi_init, msix_init); others end where the next capability starts. */
+const SIZED_EXACTLY = new Set([0x05, 0x11]);
+
+function placeAt(p: number, caps: ReadCapability[], why: string): QemuPlacement {
+  const clash =
+    caps.find((c) => c.offset >= p && c.offset < p + 8) ?? caps.find((c) => c.offset < p && SIZED_EXACTLY.has(c.id) && c.offset + c.length > p);
+  if (clash) {
+    return {
+      offset: null,
+      reason: `${why}, but the GPU's ${clash.name} capability at ${h(clash.offset)} (${clash.length} bytes) overlaps those 8 bytes`,
+      error:
+        `Attempt to add PCI capability ${clash.id.toString(16)} at offset ${clash.offset.toString(16)} overlaps existing capability ` +
+        `${p.toString(16)} at offset ${Math.max(clash.offset, p).toString(16)}`,
+      shadows: [],
+    };
+  }
+  const shadows = caps
+    .filter((c) => c.offset < p && c.lengthSource !== 'assumed' && c.offset + c.length > p)
+    .map(
+      (c) =>
+        `the ${c.name} capability at ${h(c.offset)} declares ${c.length} bytes (to ${h(c.offset + c.length - 1)}, from the ${c.lengthSource}): ` +
+        `QEMU starts, but in the guest the P2P capability's bytes replace that capability's tail`,
+    );
+  return { offset: p, reason: why, shadows };
+}
+
+function meaning(offset: number, recommended: number, arch: string): string {
+  const why =
+    offset === C8
+      ? `this GPU has no capability at C8h (the spec moved ${arch} to D4h because such GPUs usually have MSI-X there), so QEMU keeps C8h`
+      : 'this GPU has a capability at C8h, so QEMU moves to D4h';
+  return (
+    `QEMU puts the capability at ${h(offset)}, NVIDIA's spec recommends ${h(recommended)} for ${arch} GPUs: ${why}. QEMU links it into ` +
+    'the capability list either way and has no option to choose the offset; whether the NVIDIA guest driver accepts it at ' +
+    `${h(offset)} is not documented. If P2P stays off in the guest (nvidia-smi topo -p2p r shows no OK between these GPUs), this is the first suspect; ` +
+    'verify-guest shows where the capability landed.'
+  );
+}
+
+const hex4 = (n: number) => n.toString(16).padStart(4, '0');
