@@ -5,7 +5,10 @@ import {
   expectationFromDomain,
   findP2PCapability,
   parseLspciDump,
+  parseQemuVersion,
   predictP2PPlacement,
+  readConfigSpace,
+  readConfigSpaces,
   transformDomain,
   verifyGuest,
   walkCapabilities,
@@ -13,6 +16,7 @@ import {
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO } from './helpers/paths';
+import { runCli } from '../lib/cli/main';
 import { TURING_CAPS, VOLTA_CAPS, gpuConfig, lspciText, p2pCap } from './helpers/config-space';
 
 describe('walking the capability list', () => {
@@ -117,4 +121,243 @@ test('property: every clique at both offsets survives encode → place → find 
     }),
     { numRuns: 200, seed: 42 },
   );
+});
+
+// ---------------------------------------------------------------- reading what users have (issue 14)
+
+const CAPTURES = path.join(REPO, '__tests__', 'captures');
+const capture = (file: string) => fs.readFileSync(path.join(CAPTURES, file), 'utf8');
+const starts = (caps: { offset: number }[]) => caps.map((c) => c.offset.toString(16));
+
+describe('real captures (SOURCES lists where each comes from)', () => {
+  // [file, address, architecture, capability starts, QEMU >= 8.1, QEMU < 8.1, complete]
+  test.each([
+    ['turing-mobile-rtx2080super-razer-blade15.lspci-vvnn.txt', undefined, 'turing', ['60', '68', '78'], 0xc8, 0xc8, true],
+    ['ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, true],
+    ['ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '0000:01:00.0', 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, true],
+    ['ada-mobile-rtx4070-razer-blade14.lspci-vvnn.txt', undefined, 'ada', ['60', '68', '78', 'b4'], 0xc8, 0xc8, true],
+    ['ampere-a100-sxm4-hwloc-issue653.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78'], 0xc8, 0xc8, false],
+    ['turing-t4-cloud-hypervisor-issue434.lspci-vvv.txt', undefined, 'turing', ['60', '68', '78'], 0xc8, 0xc8, false],
+  ] as const)('%s (%s): %s', (file, address, arch, caps, modern, legacy, complete) => {
+    const reading = readConfigSpace(capture(file), { address });
+    expect(reading.source).toBe('text');
+    expect(starts(reading.capabilities)).toEqual(caps);
+    const p = predictP2PPlacement(reading, '8.2.0');
+    expect(p).toMatchObject({ architecture: arch, recommended: 0xd4, complete });
+    expect(p.qemu81.offset).toBe(modern);
+    expect(p.qemuBefore81.offset).toBe(legacy);
+    // consumer and mobile Turing/Ampere/Ada: nothing at C8h, so QEMU keeps C8h where the spec says D4h
+    expect(p.agrees).toBe(false);
+    expect(p.meaning).toMatch(/NVIDIA's spec recommends 0xd4/);
+    if (!complete) expect(p.warnings.join()).toMatch(/may stop before the capability list does/);
+  });
+
+  test('Hopper H20 (nvtrust #128): the block without a header still reads; the cut one is refused, not guessed', () => {
+    const text = capture('hopper-h20-nvtrust-issue128.lspci-v-nn.txt');
+    expect(() => readConfigSpace(text)).toThrow(expect.objectContaining({ code: 'CONFIG_SPACE_UNREADABLE', message: expect.stringMatching(/0a:00.0 \(10de:2329\)/) }));
+    const [h20, cut] = readConfigSpaces(text);
+    expect(starts(h20.capabilities)).toEqual(['40', '48', '60', '9c', 'b0']);
+    expect(h20.capabilities.find((c) => c.offset === 0x9c)).toMatchObject({ length: 0x14, lengthSource: 'text' });
+    expect(h20.capabilities.find((c) => c.offset === 0x48)).toMatchObject({ length: 24, lengthSource: 'text' });
+    expect(cut).toMatchObject({ address: '0a:00.0', device: 0x2329, complete: false, capabilities: [] });
+    const p = predictP2PPlacement(h20, '8.2.0', 'hopper');
+    expect(p).toMatchObject({ offset: 0xc8, recommended: 0xd4, agrees: false, complete: true });
+    expect(p.qemuBefore81.offset).toBe(0xc8);
+  });
+
+  test.each([
+    ['the GPU audio function', 'ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '01:00.1', /unsupported PCI class/],
+    ['an Intel Wi-Fi card with PM at C8h', 'ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '02:00.0', /invalid device vendor/],
+    ['an NVMe drive', 'ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '03:00.0', /invalid device vendor/],
+    ['an Intel I219-V NIC (lspci -vvxxx, hex cut short)', 'negative-nic-i219v-gfx803-issue6.lspci-vvxxx.txt', '00:1f.6', /invalid device vendor/],
+  ])('negative: %s gets no placement from either QEMU', (_name, file, address, error) => {
+    const p = predictP2PPlacement(readConfigSpace(capture(file), { address }), '8.2.0');
+    expect(p.offset).toBeNull();
+    expect(p.qemu81.error).toMatch(error);
+    expect(p.qemuBefore81.error).toMatch(error);
+  });
+
+  test('the I219-V capture merges text and the 80 bytes of hex it holds; without --address it is ambiguous', () => {
+    const text = capture('negative-nic-i219v-gfx803-issue6.lspci-vvxxx.txt');
+    expect(() => readConfigSpace(text)).toThrow(expect.objectContaining({ code: 'INPUT_INVALID', message: expect.stringMatching(/00:1f.6 Ethernet controller/) }));
+    const nic = readConfigSpace(text, { address: '00:1f.6' });
+    expect(nic).toMatchObject({ vendor: 0x8086, device: 0x15b8, classCode: 0x0200, source: 'text' });
+    expect(nic.config).toHaveLength(0x50);
+    expect(starts(nic.capabilities)).toEqual(['c8', 'd0', 'e0']);
+  });
+
+  test('a multi-device capture without the asked address lists what it holds', () => {
+    expect(() => readConfigSpace(capture('ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt'), { address: '3b:00.0' })).toThrow(
+      /has no device 3b:00.0; it holds 01:00.0 VGA compatible controller.*03:00.0 Non-Volatile/,
+    );
+  });
+});
+
+describe('text as people publish it', () => {
+  const original = capture('turing-mobile-rtx2080super-razer-blade15.lspci-vvnn.txt');
+  const expected = readConfigSpace(original);
+  test.each([
+    ['CRLF line ends', (t: string) => t.replace(/\n/g, '\r\n')],
+    ['tabs turned into spaces', (t: string) => t.replace(/\t/g, '    ')],
+    ['no-break spaces', (t: string) => t.replace(/ /g, '\u00a0')],
+    ['e-mail quoting', (t: string) => t.replace(/^/gm, '> ')],
+    ['quoting twice', (t: string) => t.replace(/^/gm, '>> ')],
+    ['a prompt before it and other output after it', (t: string) => `user@host:~$ sudo lspci -vvv -nn -s 01:00.0\n${t}user@host:~$ nvidia-smi\nNVIDIA-SMI 535.54.03   Driver Version: 535.54.03\n`],
+    ['a header wrapped inside its ID by a mail client', (t: string) => t.replace('[10de:1e93]', '[10de:\n1e93]')],
+    ['a capability line wrapped by a mail client', (t: string) => t.replace('Express (v2) Legacy Endpoint, MSI 00', 'Express (v2) Legacy\nEndpoint')],
+    ['a markdown code fence around it', (t: string) => '```\n' + t + '```\n'],
+  ])('%s', (_name, mangle) => {
+    const r = readConfigSpace(mangle(original));
+    expect(r).toMatchObject({ address: '01:00.0', vendor: 0x10de, device: 0x1e93, classCode: 0x0300, complete: true });
+    expect(r.capabilities.map((c) => [c.offset, c.id])).toEqual(expected.capabilities.map((c) => [c.offset, c.id]));
+  });
+
+  test('a hex dump quoted in an e-mail is read, not refused; text and hex of one device merge', () => {
+    const bytes = gpuConfig(TURING_CAPS, { device: 0x1eb8 });
+    const hex = lspciText('3b:00.0', '3D controller [0302]: NVIDIA Corporation TU104GL [Tesla T4] [10de:1eb8] (rev a1)', bytes);
+    const quoted = hex.replace(/^/gm, '> ');
+    expect(readConfigSpace(quoted)).toMatchObject({ source: 'bytes', device: 0x1eb8 });
+    const merged = hex.replace('\n', '\n\tCapabilities: [60] Power Management version 3\n\tCapabilities: [c8] MSI-X: Enable+ Count=6 Masked-\n');
+    const r = readConfigSpace(merged);
+    expect(r.source).toBe('text+bytes');
+    expect(starts(r.capabilities)).toEqual(['60', '68', '78', 'c8']);
+    expect(r.notes.join()).toMatch(/the text lists capabilities at 60 c8, the bytes at 60 68 78 c8; using the bytes/);
+  });
+
+  test('a mail-wrapped hex row is rejoined', () => {
+    const hex = lspciText('3b:00.0', '3D controller: NVIDIA Corporation Device 1eb8', gpuConfig(TURING_CAPS, { device: 0x1eb8 }));
+    const wrapped = hex.replace(/^(c0: (?:[0-9a-f]{2} ){7}[0-9a-f]{2}) /m, '$1\n');
+    expect(starts(readConfigSpace(wrapped).capabilities)).toEqual(['60', '68', '78', 'c8']);
+  });
+});
+
+describe('never a confident answer from nothing', () => {
+  test.each([
+    ['empty input', '', /Found no PCI device/],
+    ['a log without lspci output', 'kernel: vfio-pci 0000:3b:00.0: enabling device\n', /Found no PCI device/],
+    ['lspci run without root', '3b:00.0 3D controller: NVIDIA Corporation Device 1eb8 (rev a1)\n\tCapabilities: <access denied>\n\tKernel driver in use: nvidia\n', /access denied/],
+    ['lspci -x: only the header', lspciText('3b:00.0', '3D controller: NVIDIA Corporation Device 1eb8', gpuConfig(TURING_CAPS).subarray(0, 64)), /only the 64-byte header/],
+    ['lspci without -v: no capability lines', '3b:00.0 3D controller: NVIDIA Corporation TU104GL [Tesla T4] (rev a1)\n', /no "Capabilities:" lines/],
+    ['sysfs bytes with the capability bit clear', gpuConfig(TURING_CAPS).map((b, i) => (i === 6 ? 0 : b)), /capability-list bit is clear/],
+    ['a 16-byte file', gpuConfig(TURING_CAPS).subarray(0, 16), /only 16 bytes/],
+  ] as const)('%s → CONFIG_SPACE_UNREADABLE', (_name, input, message) => {
+    expect(() => readConfigSpace(input as string | Uint8Array)).toThrow(expect.objectContaining({ code: 'CONFIG_SPACE_UNREADABLE', message: expect.stringMatching(message) }));
+  });
+
+  test.each([
+    ['a string instead of bytes', () => predictP2PPlacement('3b:00.0 3D controller' as never, '8.2.0')],
+    ['a QEMU version that is a word', () => predictP2PPlacement(gpuConfig(TURING_CAPS), 'seven')],
+    ['an empty QEMU version', () => predictP2PPlacement(gpuConfig(TURING_CAPS), '')],
+    ['an unknown architecture', () => predictP2PPlacement(gpuConfig(TURING_CAPS), '8.2.0', 'fermi' as never)],
+    ['clique 16', () => encodeP2PCapability(16)],
+    ['clique -1', () => encodeP2PCapability(-1)],
+  ])('%s → INPUT_INVALID', (_name, call) => {
+    expect(call).toThrow(expect.objectContaining({ name: 'PassthroughError', code: 'INPUT_INVALID' }));
+  });
+
+  test.each([['8.2.0'], ['7.2'], ['1:7.2+dfsg-7+deb12u6'], ['10.0.2-rc1'], [' 8.1.0 ']])('QEMU version %j parses', (v) => {
+    expect(parseQemuVersion(v)).toHaveLength(3);
+  });
+});
+
+describe('QEMU sizes capabilities its own way', () => {
+  const at = (offset: number, id: number, body: number[] = []) => ({ offset, id, body });
+  test.each([
+    ['MSI-X at C0h reaches into C8h (12 bytes)', [at(0x60, 0x01), at(0xc0, 0x11)], null, null],
+    ['64-bit maskable MSI at BCh reaches D3h', [at(0x60, 0x01), at(0xbc, 0x05, [0x80, 0x01])], null, null],
+    ['PCIe at 78h as the last capability: QEMU trims it at C8h', [at(0x60, 0x01), at(0x78, 0x10)], 0xc8, 0xc8],
+    ['a capability starting at CCh, inside C8h-CFh', [at(0x60, 0x01), at(0xcc, 0x0d)], null, null],
+    ['MSI-X at C8h: D4h for 8.1, refusal before', [at(0x60, 0x01), at(0xc8, 0x11)], 0xd4, null],
+  ])('%s', (_name, caps, modern, legacy) => {
+    const p = predictP2PPlacement(gpuConfig(caps), '8.2.0');
+    expect(p.qemu81.offset).toBe(modern);
+    expect(p.qemuBefore81.offset).toBe(legacy);
+    if (modern === null) expect(p.qemu81.error).toMatch(/Attempt to add PCI capability .* overlaps existing capability/);
+  });
+
+  test('a vendor capability declaring 14h bytes from C0h: QEMU starts, but the P2P bytes cover its tail', () => {
+    const p = predictP2PPlacement(gpuConfig([at(0x60, 0x01), at(0xc0, 0x09, [0x14])]), '8.2.0');
+    expect(p).toMatchObject({ offset: 0xc8, collides: true });
+    expect(p.warnings.join()).toMatch(/Vendor Specific capability at 0xc0 declares 20 bytes \(to 0xd3, from the bytes\)/);
+  });
+
+  test('extents not read from the device are listed as assumed', () => {
+    const p = predictP2PPlacement(gpuConfig(TURING_CAPS), '8.2.0');
+    expect(p.assumed).toEqual(['0x78 PCI Express: 80 bytes, to the next capability (as QEMU sizes it)']);
+    expect(p.capabilities.map((c) => c.lengthSource)).toEqual(['spec', 'bytes', 'assumed', 'spec']);
+  });
+});
+
+describe('predict on the command line', () => {
+  const files = new Map<string, Uint8Array>();
+  const run = (args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = {
+      stdout: (t: string) => out.push(t),
+      stderr: (t: string) => err.push(t),
+      readStdin: () => undefined,
+      readFile: (f: string) => {
+        const data = files.get(f);
+        if (!data) throw Object.assign(new Error(`ENOENT: ${f}`), { code: 'ENOENT' });
+        return data;
+      },
+    };
+    const code = runCli(args, io);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  };
+  // The form people paste: lspci -vvv -nn of a data-centre Turing card (T4-like: MSI-X at C8h), with the prompt.
+  const T4_LIKE = [
+    '$ sudo lspci -vvv -nn -s 3b:00.0',
+    '3b:00.0 3D controller [0302]: NVIDIA Corporation TU104GL [Tesla T4] [10de:1eb8] (rev a1)',
+    '\tSubsystem: NVIDIA Corporation TU104GL [Tesla T4] [10de:12a2]',
+    '\tCapabilities: [60] Power Management version 3',
+    '\tCapabilities: [68] #00 [0080]',
+    '\tCapabilities: [78] Express (v2) Endpoint, MSI 00',
+    '\tCapabilities: [c8] MSI-X: Enable+ Count=6 Masked-',
+    '\tCapabilities: [100 v1] Virtual Channel',
+    '\tKernel driver in use: nvidia',
+  ].join('\n');
+  files.set('t4.txt', new TextEncoder().encode(T4_LIKE));
+  files.set('ampere.txt', new TextEncoder().encode(capture('ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt')));
+
+  test('a T4-like lspci -vvv -nn paste: D4h for QEMU 8.2, exit 0', () => {
+    const r = run(['predict', '--config', 't4.txt', '--qemu', '8.2.0']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/QEMU 8.2.0 places it at 0xd4; the spec recommends 0xd4 for turing \(agrees\)/);
+    expect(r.stdout).toMatch(/QEMU before 8.1: refuses to start/);
+  });
+
+  test('the same paste with QEMU 7.2: "QEMU 7.2 will refuse to start", exit 1', () => {
+    const r = run(['predict', '--config', 't4.txt', '--qemu', '7.2']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/QEMU 7.2 will refuse to start: Attempt to add PCI capability 11 at offset c8 overlaps existing capability c8/);
+  });
+
+  test('--json: the documented shape', () => {
+    const r = run(['predict', '--config', 'ampere.txt', '--qemu', '8.2.0', '--json']);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(Object.keys(json)).toEqual([
+      'address', 'deviceId', 'architecture', 'source', 'complete', 'qemu', 'offset', 'reason', 'collides', 'qemu81', 'qemuBefore81',
+      'recommended', 'agrees', 'meaning', 'capabilities', 'assumed', 'warnings',
+    ]);
+    expect(json).toMatchObject({ address: '01:00.0', deviceId: '10de:249d', architecture: 'ampere', offset: '0xc8', recommended: '0xd4', agrees: false });
+    expect(json.capabilities[3]).toEqual({ offset: '0xb4', id: '0x09', name: 'Vendor Specific', length: 20, lengthSource: 'text' });
+    expect(json.qemuBefore81).toEqual({ offset: '0xc8', reason: 'QEMU before 8.1 always uses C8h', shadows: [] });
+  });
+
+  test.each([
+    ['a missing file', 2, ['predict', '--config', 'nope.txt', '--qemu', '8.2.0'], /cannot read nope.txt \(ENOENT\)/],
+    ['a positional argument', 2, ['predict', '--config', 't4.txt', '--qemu', '8.2.0', 'extra'], /takes no positional arguments/],
+    ['verify-guest with a positional argument', 2, ['verify-guest', '--expect', 'plan.json', 'extra'], /takes no positional arguments/],
+    ['--qemu seven', 1, ['predict', '--config', 't4.txt', '--qemu', 'seven'], /INPUT_INVALID: "seven" is not a QEMU version/],
+    ['--qemu ""', 1, ['predict', '--config', 't4.txt', '--qemu', ''], /INPUT_INVALID/],
+    ['an address the capture lacks', 1, ['predict', '--config', 'ampere.txt', '--qemu', '8.2.0', '--address', '3b:00.0'], /has no device 3b:00.0/],
+  ])('%s → exit %d, no stack trace', (_name, code, args, message) => {
+    const r = run(args as string[]);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message as RegExp);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 });

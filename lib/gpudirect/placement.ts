@@ -93,8 +93,9 @@ export function predictP2PPlacement(input: Uint8Array | ConfigSpaceReading, qemu
     throw new PassthroughError('INPUT_INVALID', `"${excerpt(String(architecture), 30)}" is not a GPU architecture this library knows.`);
   }
   const caps = reading.capabilities;
-  const qemu81 = modernPlacement(caps);
-  const qemuBefore81 = placeAt(C8, caps, 'QEMU before 8.1 always uses C8h');
+  const refusal = deviceRefusal(reading);
+  const qemu81 = refusal ?? modernPlacement(caps);
+  const qemuBefore81 = refusal ?? placeAt(C8, caps, 'QEMU before 8.1 always uses C8h');
   const chosen = atLeast(version, ALTERNATE_OFFSET) ? qemu81 : qemuBefore81;
   const known = reading.vendor !== undefined && reading.device !== undefined ? lookupNvidiaDevice({ vendor: reading.vendor, device: reading.device }) : undefined;
   const arch = architecture ?? (known?.isGpu && isGpudirectArchitecture(known.architecture) ? known.architecture : undefined);
@@ -145,6 +146,22 @@ function toReading(input: unknown): ConfigSpaceReading {
     throw new PassthroughError('CONFIG_SPACE_UNREADABLE', 'The reading holds no capability list, so there is nothing to predict from. Capture the GPU with `sudo lspci -vvv -nn -s ADDR`.');
   }
   return reading;
+}
+
+/** QEMU checks the device before placing anything: an NVIDIA function of the display class (03h). */
+function deviceRefusal(reading: ConfigSpaceReading): QemuPlacement | undefined {
+  if (reading.vendor !== undefined && reading.vendor !== 0x10de) {
+    return { offset: null, reason: `the device's vendor is ${hex4(reading.vendor)}, not NVIDIA (10de)`, error: 'NVIDIA GPUDirect Clique ID: invalid device vendor', shadows: [] };
+  }
+  if (reading.classCode !== undefined && reading.classCode >> 8 !== 0x03) {
+    return {
+      offset: null,
+      reason: `the device's class is ${hex4(reading.classCode)}, not a display controller (03xx): the clique goes on the GPU function`,
+      error: 'NVIDIA GPUDirect Clique ID: unsupported PCI class',
+      shadows: [],
+    };
+  }
+  return undefined;
 }
 
 function modernPlacement(caps: ReadCapability[]): QemuPlacement {

@@ -100,7 +100,7 @@ export function cleanLines(text: string): string[] {
   const joined: string[] = [];
   for (const line of lines) {
     const last = joined.length ? joined[joined.length - 1] : undefined;
-    if (last !== undefined && continues(last, line)) joined[joined.length - 1] = `${last}${/\[$/.test(last) ? '' : ' '}${line.trim()}`;
+    if (last !== undefined && continues(last, line)) joined[joined.length - 1] = `${last}${/\[[^\]]*$/.test(last) ? '' : ' '}${line.trim()}`;
     else joined.push(line);
   }
   return joined;
