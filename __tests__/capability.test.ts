@@ -3,12 +3,14 @@ import {
   decodeP2PCapability,
   encodeP2PCapability,
   expectationFromDomain,
+  explainPlanFromHost,
   findP2PCapability,
   parseLspciDump,
   parseQemuVersion,
   predictP2PPlacement,
   readConfigSpace,
   readConfigSpaces,
+  readHostSnapshot,
   transformDomain,
   verifyGuest,
   walkCapabilities,
@@ -17,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO } from './helpers/paths';
 import { runCli } from '../lib/cli/main';
+import { GPU, makeSysfs } from './helpers/sysfs';
 import { TURING_CAPS, VOLTA_CAPS, gpuConfig, lspciText, p2pCap } from './helpers/config-space';
 
 describe('walking the capability list', () => {
@@ -359,5 +362,53 @@ describe('predict on the command line', () => {
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message as RegExp);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('host plan predicts the offset from each GPU\'s sysfs config, and verify-guest expects it', () => {
+  const roots: string[] = [];
+  afterAll(() => roots.forEach((r) => fs.rmSync(r, { recursive: true, force: true })));
+  /** Two GPUs on one root port; `configs` writes their sysfs config files (undefined: none, as in a capture). */
+  const host = (device: number, configs: (Uint8Array | undefined)[]) => {
+    const paths = [['pci0000:00', '0000:00:02.0', '0000:3b:00.0'], ['pci0000:00', '0000:00:02.0', '0000:3c:00.0']];
+    const root = makeSysfs({ devices: paths.map((p) => ({ path: p, vendor: 0x10de, device, classCode: GPU, numa: 0 })) });
+    roots.push(root);
+    paths.forEach((p, i) => configs[i] && fs.writeFileSync(path.join(root, 'sys', 'devices', ...p, 'config'), configs[i]!));
+    return readHostSnapshot(root);
+  };
+  const t4 = gpuConfig(TURING_CAPS, { device: 0x1eb8 });
+  const consumerTuring = gpuConfig(VOLTA_CAPS, { device: 0x1e93 });
+
+  test.each([
+    ['T4-like, QEMU 8.2: D4h recorded', 0x1eb8, [t4, t4], '8.2.0', ['0xd4', '0xd4'], /QEMU 8.2.0 puts the GPUDirect capability at 0xd4/],
+    ['consumer Turing, QEMU 8.2: C8h recorded, the spec\'s D4h noted', 0x1e93, [consumerTuring, consumerTuring], '8.2.0', ['0xc8', '0xc8'], /at 0xc8 \(the spec recommends 0xd4 for turing\)/],
+    ['consumer Turing, no --qemu: every QEMU agrees on C8h', 0x1e93, [consumerTuring, consumerTuring], undefined, ['0xc8', '0xc8'], /every QEMU puts the GPUDirect capability at 0xc8/],
+    ['T4-like, no --qemu: QEMU generations disagree, the spec\'s offset stays', 0x1eb8, [t4, t4], undefined, [undefined, undefined], /give --qemu VERSION/],
+    ['no config in the snapshot', 0x1eb8, [undefined, undefined], '8.2.0', [undefined, undefined], /no config space in the snapshot/],
+    ['a 64-byte config (read without root)', 0x1eb8, [t4.subarray(0, 64), t4.subarray(0, 64)], '8.2.0', [undefined, undefined], /CONFIG_SPACE_UNREADABLE|only the 64-byte header/],
+  ] as const)('%s', (_name, device, configs, qemu, offsets, reason) => {
+    const { plan, reasons } = explainPlanFromHost(host(device, [...configs]), { gpus: 'all', qemu });
+    expect(plan.hostdevs.map((h) => h.gpudirect?.offset)).toEqual(offsets);
+    expect(plan.hostdevs.every((h) => h.gpudirect?.clique === 0)).toBe(true);
+    expect(reasons.join('\n')).toMatch(reason);
+  });
+
+  test('T4-like with QEMU 7.2: no clique (QEMU would refuse to start), and the reason says so', () => {
+    const { plan, reasons } = explainPlanFromHost(host(0x1eb8, [t4, t4]), { gpus: 'all', qemu: '7.2.0' });
+    expect(plan.hostdevs.map((h) => h.gpudirect)).toEqual([undefined, undefined]);
+    expect(reasons.join('\n')).toMatch(/0000:3b:00.0: no clique: QEMU 7.2.0 would refuse to start with one \(Attempt to add PCI capability 11/);
+  });
+
+  test('the predicted offset reaches the domain metadata, and verify-guest holds the guest to it', () => {
+    const domain = fs.readFileSync(path.join(REPO, 'examples', 'domain.xml'), 'utf8');
+    const { plan } = explainPlanFromHost(host(0x1e93, [consumerTuring, consumerTuring]), { gpus: 'all', qemu: '8.2.0' });
+    const expected = expectationFromDomain(transformDomain(domain, plan));
+    expect(expected.gpus.map((g) => g.offset)).toEqual([0xc8, 0xc8]);
+    const guest = (bus: string, offset: number) =>
+      parseLspciDump(lspciText(`${bus}:00.0`, '3D controller: NVIDIA Corporation Device 1e93', gpuConfig([...VOLTA_CAPS, p2pCap(offset, 0)], { device: 0x1e93 })))[0];
+    expect(verifyGuest(expected, [guest('06', 0xc8), guest('07', 0xc8)]).ok).toBe(true);
+    const atSpecOffset = verifyGuest(expected, [guest('06', 0xd4), guest('07', 0xd4)]);
+    expect(atSpecOffset.ok).toBe(false);
+    expect(atSpecOffset.gpus[0].problems.join()).toMatch(/capability at 0xd4, expected 0xc8/);
   });
 });

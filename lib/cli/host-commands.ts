@@ -12,14 +12,15 @@ import { CliFailure, CliIo, UsageError, readText } from './io';
 
 export const HOST_HELP = `Usage: libvirt-passthrough host check [--devices ADDR,…] [--sysfs DIR|FILE.tar] [--json]
        libvirt-passthrough host plan --gpus all|ADDR,… [--npus all|ADDR,…] [--policy socket|host-bridge|switch]
-                                     [--topo FILE --bus-ids FILE] [--sysfs DIR|FILE.tar]
+                                     [--topo FILE --bus-ids FILE] [--sysfs DIR|FILE.tar] [--qemu VERSION]
        libvirt-passthrough host capture OUT.tar
 
 check    the host against the NPU guide: IOMMU on, the recommended kernel parameters, and for each
          device: present, alone in its IOMMU group, which driver holds it. Exit 1 on an error finding.
 plan     a plan for transform: the selected GPUs with GPUDirect cliques from the PCIe topology
          (sysfs; or nvidia-smi topo -m text with --topo/--bus-ids, or live nvidia-smi when present),
-         and the selected accelerators. Reasons go to standard error.
+         and the selected accelerators. With --qemu VERSION, each GPU's capability offset is predicted
+         from its sysfs config (as predict does) and recorded. Reasons go to standard error.
 capture  what check and plan read from this host, as a tar file to attach to a bug report.
 Reads the live /sys and /proc unless --sysfs names a capture.
 
@@ -87,13 +88,14 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     const policy = values.policy as CliquePolicy | undefined;
     if (policy !== undefined && !['socket', 'host-bridge', 'switch'].includes(policy)) throw new UsageError(`unknown --policy '${excerpt(String(policy))}': use socket, host-bridge or switch`);
     if (values['bus-ids'] !== undefined && values.topo === undefined) throw new UsageError('--bus-ids goes with --topo');
+    const qemu = typeof values.qemu === 'string' ? values.qemu : undefined;
     const snapshot = readSnapshot(values.sysfs);
     const gpus = selected('--gpus', values.gpus, snapshot);
     const npus = selected('--npus', values.npus, snapshot);
     for (const [option, which, isKind, kind] of [['--gpus', gpus, isNvidiaGpu, 'NVIDIA GPUs'], ['--npus', npus, isAccelerator, 'accelerators']] as const) {
       if (which === 'all' && !snapshot.devices.some(isKind)) io.stderr(`${option} all: no ${kind} found on this host\n`);
     }
-    const { plan, reasons } = explainPlanFromHost(snapshot, { gpus, npus, policy });
+    const { plan, reasons } = explainPlanFromHost(snapshot, { gpus, npus, policy, qemu });
     if (plan.hostdevs.length === 0) throw new CliFailure('no GPUs or accelerators found to plan: nothing to write');
     const topo = typeof values.topo === 'string'
       ? { topo: readSmall(io, values.topo, 'topology'), busIds: typeof values['bus-ids'] === 'string' ? readSmall(io, values['bus-ids'], 'bus ID list') : undefined }

@@ -185,6 +185,7 @@ Example (in the guest, with the domain XML copied in):
     options: {
       devices: { type: 'string' }, sysfs: { type: 'string' }, json: { type: 'boolean' }, gpus: { type: 'string' },
       npus: { type: 'string' }, policy: { type: 'string' }, topo: { type: 'string' }, 'bus-ids': { type: 'string' },
+      qemu: { type: 'string' },
     },
     run: ({ values, positionals }, io) => hostCommands().runHost(values, positionals, io),
   },

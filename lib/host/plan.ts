@@ -1,4 +1,7 @@
 import { lookupNvidiaDevice } from '../gpudirect/architecture';
+import { parseQemuVersion, predictP2PPlacement } from '../gpudirect/placement';
+import { readConfigSpace } from '../gpudirect/read-config';
+import { isPassthroughError } from '../errors';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
 import { Plan, PlanHostdev } from '../plan/types';
 import { cliquesFromTopology } from './cliques';
@@ -10,6 +13,8 @@ export interface HostSelection {
   gpus?: 'all' | string[];
   npus?: 'all' | string[];
   policy?: CliquePolicy;
+  /** The QEMU the plan targets: each GPU's placement is predicted from its sysfs config for this version. */
+  qemu?: string;
 }
 
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
@@ -60,8 +65,10 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
     ...gpus.map((g, i): PlanHostdev => {
       const entry: PlanHostdev = { address: g.address, alias: `gpu${i}`, device: `${hex4(g.vendor)}:${hex4(g.device)}` };
       const known = lookupNvidiaDevice({ vendor: g.vendor, device: g.device });
-      if (cliques[g.address] !== undefined && known?.isGpu) entry.gpudirect = { clique: cliques[g.address] };
-      else if (isNvidiaGpu(g)) reasons.push(`${g.address}: ${hex4(g.vendor)}:${hex4(g.device)} is not in the NVIDIA device table; no clique (add "architecture" by hand)`);
+      if (cliques[g.address] !== undefined && known?.isGpu) {
+        const offset = predictedOffset(g, selection.qemu, reasons);
+        if (offset !== null) entry.gpudirect = { clique: cliques[g.address], ...(offset ? { offset } : {}) };
+      } else if (isNvidiaGpu(g)) reasons.push(`${g.address}: ${hex4(g.vendor)}:${hex4(g.device)} is not in the NVIDIA device table; no clique (add "architecture" by hand)`);
       return entry;
     }),
     ...npus.map((n, i): PlanHostdev => ({ address: n.address, alias: `npu${i}`, device: `${hex4(n.vendor)}:${hex4(n.device)}` })),
@@ -71,4 +78,45 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
   if (window.needed) plan.mmio = { window64GiB: window.GiB };
   reasons.push(window.reason);
   return { plan, reasons };
+}
+
+/**
+ * Where QEMU will put this GPU's capability, predicted from its sysfs config with the same reader and model as
+ * `predict`: '0xc8'/'0xd4' to record, undefined when it cannot be known (the spec's offset is used), or null
+ * when QEMU would refuse to start with a clique (the GPU then gets none, and the reason says why).
+ */
+function predictedOffset(gpu: HostPciDevice, qemu: string | undefined, reasons: string[]): '0xc8' | '0xd4' | undefined | null {
+  if (qemu !== undefined) parseQemuVersion(qemu);
+  if (!gpu.config) {
+    reasons.push(`${gpu.address}: no config space in the snapshot; the offset recorded is the spec's (run host plan on the host itself to predict QEMU's)`);
+    return undefined;
+  }
+  let p;
+  try {
+    p = predictP2PPlacement(readConfigSpace(gpu.config, { address: gpu.address }), qemu ?? '8.1.0');
+  } catch (err) {
+    if (!isPassthroughError(err)) throw err;
+    reasons.push(`${gpu.address}: ${err.message} The offset recorded is the spec's.`);
+    return undefined;
+  }
+  const hex = (n: number) => `0x${n.toString(16)}` as '0xc8' | '0xd4';
+  const spec = p.recommended !== undefined && p.agrees === false ? ` (the spec recommends ${hex(p.recommended)} for ${p.architecture})` : '';
+  if (qemu === undefined) {
+    const [modern, legacy] = [p.qemu81.offset, p.qemuBefore81.offset];
+    if (modern !== null && modern === legacy) {
+      reasons.push(`${gpu.address}: every QEMU puts the GPUDirect capability at ${hex(modern)}${spec}`);
+      return hex(modern);
+    }
+    reasons.push(
+      `${gpu.address}: QEMU 8.1 and later put the capability at ${modern === null ? 'nothing (refuse to start)' : hex(modern)}, older QEMU at ` +
+        `${legacy === null ? 'nothing (refuse to start)' : hex(legacy)}: give --qemu VERSION to record QEMU's choice; the offset recorded is the spec's`,
+    );
+    return undefined;
+  }
+  if (p.offset === null) {
+    reasons.push(`${gpu.address}: no clique: QEMU ${qemu} would refuse to start with one (${p.error}); ${p.reason}`);
+    return null;
+  }
+  reasons.push(`${gpu.address}: QEMU ${qemu} puts the GPUDirect capability at ${hex(p.offset)}${spec}`);
+  return hex(p.offset);
 }

@@ -20,6 +20,8 @@ export interface HostPciDevice {
   path: string[];
   /** Sizes in bytes of the 64-bit memory BARs (sysfs `resource`, IORESOURCE_MEM_64); what needs the 64-bit MMIO window. */
   bar64Sizes: number[];
+  /** The sysfs `config` file (64 bytes without root, 256 or 4096 with), when the snapshot has it. */
+  config?: Uint8Array;
 }
 
 /** What the host looks like: read from a live system (root `/`) or a captured tree (`host capture`). */
@@ -73,7 +75,8 @@ function readDevice(dir: string, address: string, sysDevices: string): HostPciDe
     const v = read(path.join(dir, name));
     return v === undefined || v === '' ? fallback : Number(v);
   };
-  return {
+  const configFile = path.join(dir, 'config');
+  const device: HostPciDevice = {
     address,
     vendor: number('vendor', 0),
     device: number('device', 0),
@@ -90,6 +93,8 @@ function readDevice(dir: string, address: string, sysDevices: string): HostPciDe
         return end > start && (flags & IORESOURCE_MEM_64) !== 0n ? [Number(end - start + 1n)] : [];
       }),
   };
+  if (fs.existsSync(configFile)) device.config = Uint8Array.from(fs.readFileSync(configFile));
+  return device;
 }
 
 export const isNvidiaGpu = (d: HostPciDevice) => d.vendor === PCI_VENDOR_NVIDIA && d.classCode >> 16 === 0x03;

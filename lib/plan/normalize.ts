@@ -58,6 +58,7 @@ function normalizeEntry(entry: PlanHostdev, index: number, warnings: string[]): 
     gpudirect: entry.gpudirect && {
       clique: entry.gpudirect.clique,
       ...gpuArchitecture(entry, path, warnings),
+      ...(entry.gpudirect.offset === undefined ? {} : { offset: parseInt(entry.gpudirect.offset, 16) }),
     },
   };
 }

@@ -11,7 +11,8 @@ export interface PlanHostdev {
   guestAddress?: PlanAddress;
   rom?: { bar?: 'on' | 'off'; file?: string };
   bootOrder?: number;
-  gpudirect?: { clique: number; architecture?: string };
+  /** `offset`: where QEMU will put the capability, as `host plan` predicted it; absent: the spec's offset. */
+  gpudirect?: { clique: number; architecture?: string; offset?: '0xc8' | '0xd4' };
 }
 
 export interface Plan {
