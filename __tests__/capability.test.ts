@@ -133,25 +133,28 @@ const capture = (file: string) => fs.readFileSync(path.join(CAPTURES, file), 'ut
 const starts = (caps: { offset: number }[]) => caps.map((c) => c.offset.toString(16));
 
 describe('real captures (SOURCES lists where each comes from)', () => {
-  // [file, address, architecture, capability starts, QEMU >= 8.1, QEMU < 8.1, complete]
+  // [file, address, architecture, capability starts, QEMU >= 8.1, QEMU < 8.1, the spec's offset, complete]
   test.each([
-    ['turing-mobile-rtx2080super-razer-blade15.lspci-vvnn.txt', undefined, 'turing', ['60', '68', '78'], 0xc8, 0xc8, true],
-    ['ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, true],
-    ['ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '0000:01:00.0', 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, true],
-    ['ada-mobile-rtx4070-razer-blade14.lspci-vvnn.txt', undefined, 'ada', ['60', '68', '78', 'b4'], 0xc8, 0xc8, true],
-    ['ampere-a100-sxm4-hwloc-issue653.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78'], 0xc8, 0xc8, false],
-    ['turing-t4-cloud-hypervisor-issue434.lspci-vvv.txt', undefined, 'turing', ['60', '68', '78'], 0xc8, 0xc8, false],
-  ] as const)('%s (%s): %s', (file, address, arch, caps, modern, legacy, complete) => {
+    ['kepler-k40c-ssd-gpu-dma-issue8.lspci-vvv.txt', undefined, 'kepler', ['60', '68', '78'], 0xc8, 0xc8, 0xc8, false],
+    ['pascal-gtx1080-geerlingguy-issue123.lspci-vvvv.txt', undefined, 'pascal', ['60', '68', '78'], 0xc8, 0xc8, 0xc8, false],
+    ['turing-mobile-rtx2080super-razer-blade15.lspci-vvnn.txt', undefined, 'turing', ['60', '68', '78'], 0xc8, 0xc8, 0xd4, true],
+    ['turing-t4-cloud-hypervisor-issue434.lspci-vvv.txt', undefined, 'turing', ['60', '68', '78'], 0xc8, 0xc8, 0xd4, false],
+    ['ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
+    ['ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '0000:01:00.0', 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
+    ['ampere-a100-sxm4-hwloc-issue653.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78'], 0xc8, 0xc8, 0xd4, false],
+    ['ada-mobile-rtx4070-razer-blade14.lspci-vvnn.txt', undefined, 'ada', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
+    ['blackwell-gb10-nixpkgs-pr527847.lspci-vvv.txt', undefined, 'blackwell', ['40', '48', '60'], 0xc8, 0xc8, 0xd4, false],
+  ] as const)('%s (%s): %s', (file, address, arch, caps, modern, legacy, recommended, complete) => {
     const reading = readConfigSpace(capture(file), { address });
     expect(reading.source).toBe('text');
     expect(starts(reading.capabilities)).toEqual(caps);
     const p = predictP2PPlacement(reading, '8.2.0');
-    expect(p).toMatchObject({ architecture: arch, recommended: 0xd4, complete });
+    expect(p).toMatchObject({ architecture: arch, recommended, complete });
     expect(p.qemu81.offset).toBe(modern);
     expect(p.qemuBefore81.offset).toBe(legacy);
-    // consumer and mobile Turing/Ampere/Ada: nothing at C8h, so QEMU keeps C8h where the spec says D4h
-    expect(p.agrees).toBe(false);
-    expect(p.meaning).toMatch(/NVIDIA's spec recommends 0xd4/);
+    // Turing and later without a capability at C8h: QEMU keeps C8h where the spec says D4h
+    expect(p.agrees).toBe(modern === recommended);
+    if (!p.agrees) expect(p.meaning).toMatch(/NVIDIA's spec recommends 0xd4/);
     if (!complete) expect(p.warnings.join()).toMatch(/may stop before the capability list does/);
   });
 

@@ -98,7 +98,7 @@ export function predictP2PPlacement(input: Uint8Array | ConfigSpaceReading, qemu
   const qemuBefore81 = refusal ?? placeAt(C8, caps, 'QEMU before 8.1 always uses C8h');
   const chosen = atLeast(version, ALTERNATE_OFFSET) ? qemu81 : qemuBefore81;
   const known = reading.vendor !== undefined && reading.device !== undefined ? lookupNvidiaDevice({ vendor: reading.vendor, device: reading.device }) : undefined;
-  const arch = architecture ?? (known?.isGpu && isGpudirectArchitecture(known.architecture) ? known.architecture : undefined);
+  const arch = architecture ?? (known?.isGpu && isGpudirectArchitecture(known.architecture) ? known.architecture : architectureFromChip(reading.description));
   const recommended = arch === undefined ? undefined : recommendedP2POffset(arch);
   const agrees = recommended === undefined || chosen.offset === null ? undefined : chosen.offset === recommended;
   const result: P2PPlacement = {
@@ -128,6 +128,16 @@ export function predictP2PPlacement(input: Uint8Array | ConfigSpaceReading, qemu
     );
   }
   return result;
+}
+
+const CHIP_FAMILIES: Record<string, GpuArchitecture> = {
+  GK: 'kepler', GM: 'maxwell', GP: 'pascal', GV: 'volta', TU: 'turing', GA: 'ampere', AD: 'ada', GH: 'hopper', GB: 'blackwell',
+};
+
+/** When the ID is not in the table, lspci's name still starts with the chip (GK110BGL, TU104GL, GB20B): its family. */
+function architectureFromChip(description: string): GpuArchitecture | undefined {
+  const chip = /NVIDIA Corporation (GK|GM|GP|GV|TU|GA|AD|GH|GB)\d{2,3}[A-Z]*\b/.exec(description);
+  return chip ? CHIP_FAMILIES[chip[1]] : undefined;
 }
 
 function toReading(input: unknown): ConfigSpaceReading {
