@@ -415,3 +415,9 @@ describe('host plan predicts the offset from each GPU\'s sysfs config, and verif
     expect(atSpecOffset.gpus[0].problems.join()).toMatch(/capability at 0xd4, expected 0xc8/);
   });
 });
+
+test('predict on a paste cut short says it is not certain and exits 1 (the T4 of cloud-hypervisor #434)', () => {
+  const io = { stdout: jest.fn(), stderr: jest.fn(), readStdin: () => undefined, readFile: () => new TextEncoder().encode(capture('turing-t4-cloud-hypervisor-issue434.lspci-vvv.txt')) };
+  expect(runCli(['predict', '--config', 't4.txt', '--qemu', '8.2.0'], io)).toBe(1);
+  expect(io.stdout.mock.calls.join('')).toMatch(/NOT CERTAIN: the capture may stop before the capability list does; from what it shows, QEMU 8.2.0 places it at 0xc8/);
+});
