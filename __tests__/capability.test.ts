@@ -142,6 +142,7 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     ['ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
     ['ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '0000:01:00.0', 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
     ['ampere-a100-sxm4-hwloc-issue653.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78'], 0xc8, 0xc8, 0xd4, false],
+    ['ampere-rtxa6000-supermicro-as4124gs.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
     ['ada-mobile-rtx4070-razer-blade14.lspci-vvnn.txt', undefined, 'ada', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
     ['blackwell-gb10-nixpkgs-pr527847.lspci-vvv.txt', undefined, 'blackwell', ['40', '48', '60'], 0xc8, 0xc8, 0xd4, false],
   ] as const)('%s (%s): %s', (file, address, arch, caps, modern, legacy, recommended, complete) => {
