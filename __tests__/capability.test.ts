@@ -355,7 +355,7 @@ describe('predict on the command line', () => {
   });
 
   test.each([
-    ['a missing file', 2, ['predict', '--config', 'nope.txt', '--qemu', '8.2.0'], /cannot read nope.txt \(ENOENT\)/],
+    ['a missing file', 1, ['predict', '--config', 'nope.txt', '--qemu', '8.2.0'], /cannot read nope.txt: no such file or folder \(ENOENT\)/],
     ['a positional argument', 2, ['predict', '--config', 't4.txt', '--qemu', '8.2.0', 'extra'], /takes no positional arguments/],
     ['verify-guest with a positional argument', 2, ['verify-guest', '--expect', 'plan.json', 'extra'], /takes no positional arguments/],
     ['--qemu seven', 1, ['predict', '--config', 't4.txt', '--qemu', 'seven'], /INPUT_INVALID: "seven" is not a QEMU version/],

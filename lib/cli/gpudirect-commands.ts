@@ -5,7 +5,8 @@ import { parseLspciDump, parseSysfsConfig, PciFunctionDump } from '../gpudirect/
 import { P2PPlacement, parseQemuVersion, predictP2PPlacement, QemuPlacement } from '../gpudirect/placement';
 import { readConfigSpace } from '../gpudirect/read-config';
 import { expectationFromDomain, expectationFromPlan, GuestExpectation, verifyGuest } from '../gpudirect/verify';
-import { CliIo, UsageError, readJson, readText } from './io';
+import { CliFailure, CliIo, UsageError, describeErrno, readJson, readText } from './io';
+import { excerpt } from '../errors';
 
 const SYSFS_PCI = '/sys/bus/pci/devices';
 const hex = (n: number | undefined) => (n === undefined ? '-' : `0x${n.toString(16).padStart(2, '0')}`);
@@ -17,7 +18,7 @@ function readConfigSpaces(io: CliIo, lspci: string | undefined): PciFunctionDump
   return fs.readdirSync(SYSFS_PCI).map((address) => parseSysfsConfig(address, io.readFile(path.join(SYSFS_PCI, address, 'config'))));
 }
 
-/** A file's bytes, or standard input for `-`; a file that cannot be read is a usage error, not a stack trace. */
+/** A file's bytes, or standard input for `-`; a file that cannot be read is one line and exit 1, not a stack trace. */
 function readBytes(io: CliIo, file: string): Uint8Array {
   if (file === '-') {
     const bytes = io.readStdin();
@@ -27,8 +28,8 @@ function readBytes(io: CliIo, file: string): Uint8Array {
   try {
     return io.readFile(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${file}${code ? ` (${code})` : ''}`);
+    if (err instanceof CliFailure) throw err;
+    throw new CliFailure(`cannot read ${excerpt(file)}: ${describeErrno(err)}`);
   }
 }
 
