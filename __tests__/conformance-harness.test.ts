@@ -1,8 +1,8 @@
-import { argvWords, deviceOptions, vfioDevices } from '../lib/conformance/argv';
-import { droppedFacts, keptFacts } from '../lib/conformance/facts';
-import { judge } from '../lib/conformance/judge';
-import { OracleVerdict } from '../lib/conformance/oracle';
-import { tcgTwin, withVfioDrivers } from '../lib/conformance/prepare';
+import { argvWords, deviceOptions, vfioDevices } from '../conformance/argv';
+import { droppedFacts, keptFacts } from '../conformance/facts';
+import { judge } from '../conformance/judge';
+import { OracleVerdict } from '../conformance/oracle';
+import { tcgTwin, withVfioDrivers } from '../conformance/prepare';
 
 // The pure parts of the real-libvirt harness; `npm run test:libvirt` runs them against libvirt itself.
 

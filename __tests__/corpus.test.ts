@@ -3,7 +3,7 @@ import { PassthroughError, formatPciAddress, inspectDomain, parsePciAddress, tra
 import type { PciAddress, Plan } from '../lib';
 import { checkedTransform } from './helpers/invariants';
 import { corpusEntries } from './helpers/paths';
-import { standardPlans } from '../lib/conformance/cases';
+import { standardPlans } from '../conformance/cases';
 
 // Real domains from libvirt 9.0's own test suite (../shared/corpus, or LIBVIRT_PASSTHROUGH_CORPUS).
 const entries = corpusEntries();

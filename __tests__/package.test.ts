@@ -12,7 +12,7 @@ test('npm pack ships the library, CLI, schema, LICENSE and docs, and no tests, f
   const [pack] = JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts'], REPO));
   const files: string[] = pack.files.map((f: { path: string }) => f.path);
   expect(files).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts', 'bin/libvirt-passthrough.js', 'schemas/plan.schema.json', 'README.md', 'CHANGELOG.md', 'LICENSE']));
-  expect(files.filter((f) => /__tests__|examples\/|bench\/|scripts\/|dist\/conformance|\.map$|\.ts$(?<!\.d\.ts)/.test(f) && !f.endsWith('.d.mts'))).toEqual([]);
+  expect(files.filter((f) => /__tests__|examples\/|bench\/|scripts\/|dist-conformance|conformance\/|\.map$|\.ts$(?<!\.d\.ts)/.test(f) && !f.endsWith('.d.mts'))).toEqual([]);
   // package.json says MIT; the text travels with it.
   expect(fs.readFileSync(path.join(REPO, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n/);
   // The README's links into docs/ work wherever the package is installed.

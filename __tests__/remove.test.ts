@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { PassthroughError, explainTransform, inspectDomain, removePassthrough, transformDomain } from '../lib';
 import type { Plan } from '../lib';
 import { REPO, corpusEntries } from './helpers/paths';
-import { standardPlans } from '../lib/conformance/cases';
+import { standardPlans } from '../conformance/cases';
 
 const read = (f: string) => fs.readFileSync(path.join(REPO, f), 'utf8');
 const plans: Record<string, Plan> = standardPlans();

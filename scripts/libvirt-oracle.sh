@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs real libvirt (the embedded QEMU driver inside virsh: no daemon, no KVM, no GPUs) over a
-# job folder prepared by lib/conformance. For each JOB/NAME.rng.xml, NAME.define.xml and
+# job folder prepared by conformance/. For each JOB/NAME.rng.xml, NAME.define.xml and
 # NAME.argv.xml it writes:
 #   NAME.rng      "ok" or xmllint's RelaxNG complaint (libvirt's domain.rng, as virt-xml-validate)
 #   NAME.define   "ok" or virsh's error for `define --validate`

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { corpusDir, corpusFiles } from '../../lib/conformance/cases';
+import { corpusDir, corpusFiles } from '../../conformance/cases';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const CASES_DIR = path.join(REPO, '__tests__', 'cases');

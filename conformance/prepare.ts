@@ -1,7 +1,7 @@
-import { readDomainFacts } from '../domain/facts';
-import { isPlain } from '../domain/xml';
-import { applyEdits, Edit } from '../edit/splice';
-import { loadDomainXml } from '../load/load';
+import { readDomainFacts } from '../lib/domain/facts';
+import { isPlain } from '../lib/domain/xml';
+import { applyEdits, Edit } from '../lib/edit/splice';
+import { loadDomainXml } from '../lib/load/load';
 
 /**
  * What the oracle feeds libvirt for one domain file. This machine has no /dev/kvm, so a

@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isPassthroughError } from '../errors';
-import { formatPciAddress, parsePciAddress, PciAddress } from '../pci/address';
-import { atLeast, parseVersion, STACK } from '../plan/stack';
-import { Plan } from '../plan/types';
-import { transformDomain } from '../transform';
+import { isPassthroughError } from '../lib/errors';
+import { formatPciAddress, parsePciAddress, PciAddress } from '../lib/pci/address';
+import { atLeast, parseVersion, STACK } from '../lib/plan/stack';
+import { Plan } from '../lib/plan/types';
+import { transformDomain } from '../lib/transform';
+import { REPO } from './repo';
 import { CliqueExpectation, Status } from './judge';
 
 /** One file for the oracle: its XML, what the command line must show, and the original to judge it against. */
@@ -18,7 +19,6 @@ export interface ConformanceCase {
   mustFail?: RegExp;
 }
 
-export const REPO = path.resolve(__dirname, '..', '..');
 const CASES_DIR = path.join(REPO, '__tests__', 'cases');
 const PLANS_DIR = path.join(REPO, '__tests__', 'plans');
 export const STANDARD_PLAN_NAMES = ['npu', 'two-gpus-one-clique', 'eight-gpus-two-cliques'];

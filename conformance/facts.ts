@@ -1,7 +1,7 @@
 import { DOMParser } from '@xmldom/xmldom';
 import type { Element } from '@xmldom/xmldom';
-import { PASSTHROUGH_NS, QEMU_NS } from '../domain/xml';
-import { formatPciAddress, pciAddressFromAttributes } from '../pci/address';
+import { PASSTHROUGH_NS, QEMU_NS } from '../lib/domain/xml';
+import { formatPciAddress, pciAddressFromAttributes } from '../lib/pci/address';
 
 /**
  * What libvirt must keep of a domain, one line each: `alias NAME`, `hostdev SRC`, `hostdev SRC at

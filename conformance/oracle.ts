@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { argvWords, deviceOptions, vfioDevices, VfioDevice } from './argv';
 import { droppedFacts } from './facts';
 import { hasKvm, tcgTwin, withVfioDrivers } from './prepare';
+import { REPO } from './repo';
 import { qemuAcceptsDevice } from './qemu';
 
 export interface OracleInput {
@@ -28,7 +29,7 @@ export interface OracleVerdict {
   qemu: string;
 }
 
-const ORACLE_SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'libvirt-oracle.sh');
+const ORACLE_SCRIPT = path.join(REPO, 'scripts', 'libvirt-oracle.sh');
 
 /** Runs every input through libvirt (in `parallel` batches, each one embedded driver) and QEMU. */
 export async function runOracle(inputs: OracleInput[], parallel = Math.min(2, os.cpus().length)): Promise<OracleVerdict[]> {
