@@ -4,7 +4,7 @@ import { OracleVerdict } from './oracle';
 export interface CliqueExpectation {
   /** `0000:3b:00.0` → clique; `null` for a planned device that must have no clique (an NPU). */
   hosts: Record<string, number | null>;
-  /** The clique reaches QEMU as `-set` (old stacks): libvirt 9 / QEMU 7.2 must refuse it, as documented. */
+  /** The clique reaches QEMU as `-set` (old stacks): libvirt passes JSON -device there, so QEMU must refuse it, as documented. */
   commandlineStyle?: boolean;
   /** The planned 64-bit MMIO window: it must reach QEMU as q35-pcihost.pci-hole64-size (and OVMF's fw_cfg). */
   mmioGiB?: number;
@@ -36,7 +36,7 @@ export function judge(verdict: OracleVerdict, expect: CliqueExpectation | undefi
   if (verdict.argv === 'ok' && expect) reasons.push(...cliqueProblems(verdict, expect));
   const qemuRequired = !baseline || baseline.qemu === 'ok';
   if (expect?.commandlineStyle) {
-    if (!/there is no device ".*" defined/.test(verdict.qemu)) reasons.push(`qemu: expected QEMU 7.2 to refuse -set for a JSON -device, got: ${verdict.qemu}`);
+    if (!/there is no device ".*" defined/.test(verdict.qemu)) reasons.push(`qemu: expected QEMU to refuse -set for a JSON -device, got: ${verdict.qemu}`);
   } else if (qemuRequired && verdict.argv === 'ok' && verdict.qemu !== 'ok') {
     reasons.push(`qemu: ${verdict.qemu}`);
   }

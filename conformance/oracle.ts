@@ -7,6 +7,7 @@ import { droppedFacts } from './facts';
 import { hasKvm, tcgTwin, withVfioDrivers } from './prepare';
 import { REPO } from './repo';
 import { qemuAcceptsDevice } from './qemu';
+import { Stack } from './stacks';
 
 export interface OracleInput {
   name: string;
@@ -31,18 +32,21 @@ export interface OracleVerdict {
 
 const ORACLE_SCRIPT = path.join(REPO, 'scripts', 'libvirt-oracle.sh');
 
-/** Runs every input through libvirt (in `parallel` batches, each one embedded driver) and QEMU. */
-export async function runOracle(inputs: OracleInput[], parallel = Math.min(2, os.cpus().length)): Promise<OracleVerdict[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libvirt-passthrough-oracle-'));
+/** Runs every input through one stack's libvirt (in `parallel` batches, each one embedded driver) and QEMU. */
+export async function runOracle(inputs: OracleInput[], stack: Stack, parallel = Math.min(2, os.cpus().length)): Promise<OracleVerdict[]> {
+  const dir = fs.mkdtempSync(path.join(stack.jobsUnderTmp ? '/tmp' : os.tmpdir(), 'libvirt-passthrough-oracle-'));
   try {
+    // The script runs from the job folder, the one folder a chroot stack sees.
+    const script = path.join(dir, 'libvirt-oracle.sh');
+    fs.copyFileSync(ORACLE_SCRIPT, script);
     const batches = Array.from({ length: Math.max(1, parallel) }, (_, b) => path.join(dir, `batch${b}`));
     batches.forEach((b) => fs.mkdirSync(b));
     const twin = !hasKvm();
     inputs.forEach((input, i) => writeJob(path.join(batches[i % batches.length], String(i)), input.xml, twin));
-    const results = await Promise.allSettled(batches.map(runBatch));
+    const results = await Promise.allSettled(batches.map((b) => runBatch(stack.command(['bash', script, b], dir))));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return inputs.map((input, i) => readVerdict(input, path.join(batches[i % batches.length], String(i))));
+    return inputs.map((input, i) => readVerdict(input, path.join(batches[i % batches.length], String(i)), stack));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -55,9 +59,10 @@ function writeJob(base: string, xml: string, twin: boolean): void {
   fs.writeFileSync(`${base}.argv.xml`, withVfioDrivers(forLibvirt));
 }
 
-function runBatch(batch: string): Promise<void> {
+function runBatch([cmd, args]: [string, string[]]): Promise<void> {
+  const batch = args[args.length - 1];
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [ORACLE_SCRIPT, batch], { stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
@@ -68,7 +73,7 @@ function runBatch(batch: string): Promise<void> {
   });
 }
 
-function readVerdict(input: OracleInput, base: string): OracleVerdict {
+function readVerdict(input: OracleInput, base: string, stack: Stack): OracleVerdict {
   const read = (suffix: string) => (fs.existsSync(base + suffix) ? fs.readFileSync(base + suffix, 'utf8') : undefined);
   const rng = oneLine(read('.rng') ?? 'not run', base);
   const define = oneLine(read('.define') ?? 'not run', base);
@@ -82,14 +87,14 @@ function readVerdict(input: OracleInput, base: string): OracleVerdict {
   const valuesOf = (flag: string) => words.flatMap((w, i) => (words[i - 1] === flag ? [w] : []));
   return {
     name: input.name, rng, define, dropped, argv, devices, globals: valuesOf('-global'), fwCfg: valuesOf('-fw_cfg'),
-    qemu: commandLine === undefined ? 'not run: no argv' : qemuVerdict(devices, options),
+    qemu: commandLine === undefined ? 'not run: no argv' : qemuVerdict(devices, options, stack),
   };
 }
 
-function qemuVerdict(devices: VfioDevice[], options: string[]): string {
-  if (devices.length === 0) return options.length === 0 ? 'ok' : qemuAcceptsDevice(undefined, options);
+function qemuVerdict(devices: VfioDevice[], options: string[], stack: Stack): string {
+  if (devices.length === 0) return options.length === 0 ? 'ok' : qemuAcceptsDevice(undefined, options, stack);
   for (const device of devices) {
-    const verdict = qemuAcceptsDevice(device, options);
+    const verdict = qemuAcceptsDevice(device, options, stack);
     if (verdict !== 'ok') return verdict;
   }
   return 'ok';
