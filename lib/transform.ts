@@ -7,7 +7,7 @@ import { applyEdits } from './edit/splice';
 import { LineTable } from './load/lines';
 import { LoadOptions, loadDomainXml } from './load/load';
 import { normalizePlan } from './plan/normalize';
-import { checkQemuForGpudirect, overrideStyleFor } from './plan/stack';
+import { checkQemuForGpudirect, overrideStyleFor, stackWarnings } from './plan/stack';
 import { Plan } from './plan/types';
 import { XmlStyle } from './render/style';
 
@@ -43,6 +43,7 @@ function run(xml: string, plan: Plan, options: TransformOptions, explain: boolea
   checkQemuForGpudirect(target, hostdevs);
   const needsClique = hostdevs.some((h) => h.gpudirect);
   const overrideStyle = needsClique ? overrideStyleFor(target) : 'override';
+  warnings.push(...stackWarnings(target, hostdevs));
   const style: XmlStyle = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
   const edits = planEdits(facts, hostdevs, style, overrideStyle, plan.mmio);
   warnings.push(...edits.warnings);

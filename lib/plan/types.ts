@@ -16,7 +16,13 @@ export interface PlanHostdev {
 }
 
 export interface Plan {
-  target?: { libvirt?: string; qemu?: string };
+  /** The host stack the domain will run on; absent parts are assumed current (and explainTransform warns). */
+  target?: {
+    libvirt?: string;
+    qemu?: string;
+    /** QEMU falls back to D4h when a capability starts at C8h: true for 8.1+ or a vendor build with the change backported. */
+    qemuAlternateOffset?: boolean;
+  };
   /** The guest's 64-bit PCI MMIO window, for large-BAR GPUs. */
   mmio?: { window64GiB: number };
   hostdevs: PlanHostdev[];

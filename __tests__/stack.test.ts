@@ -1,0 +1,95 @@
+import { PassthroughError } from '../lib/errors';
+import { P2P_OFFSET_KEPLER_TO_VOLTA, P2P_OFFSET_TURING_AND_LATER } from '../lib/gpudirect/architecture';
+import { checkQemuForGpudirect, overrideStyleFor, stackWarnings, Target } from '../lib/plan/stack';
+import { PlannedHostdev } from '../lib/plan/types';
+
+// Every libvirt/QEMU pair the version rules distinguish, with what must happen (sources: STACK_SOURCES in
+// lib/plan/stack.ts, rendered in docs/gpudirect.md "Versions"). 'override' = <qemu:override>, 'set' = -set in
+// <qemu:commandline>, otherwise the error code and a word its message must contain.
+type Want = 'override' | 'set' | { code: string; says: RegExp };
+const tooOld = (says: RegExp): Want => ({ code: 'LIBVIRT_TOO_OLD', says });
+
+export const PAIRS: [string | undefined, string | undefined, Want][] = [
+  [undefined, undefined, 'override'], // no target: a current stack assumed, explainTransform warns
+  ['7.0.0', undefined, 'set'], // key=value -device before 7.9
+  ['7.8.0', '6.2.0', 'set'],
+  ['7.9.0', '6.1.0', 'set'], // 7.9 uses JSON only when QEMU has json-cli (6.2)
+  ['7.9.0', '6.2.0', tooOld(/del capability='device.json'/)], // NEWS 7.9.0: JSON -device
+  ['7.10.0', '7.2.0', tooOld(/del capability='device.json'/)],
+  ['7.9.0', undefined, tooOld(/give target.qemu/)],
+  ['8.0.0', '7.2.0', 'set'], // NEWS 8.0.0: reverted to key=value
+  ['8.1.0', '6.2.0', 'set'], // 8.1 needs json-cli-hotplug (QEMU 7.0) for JSON
+  ['8.1.0', '7.0.0', tooOld(/del capability='device.json\+hotplug'/)],
+  ['8.1.0', undefined, tooOld(/give target.qemu/)],
+  ['8.2.0', '6.2.0', 'set'], // override crashes before 8.5, but -set works on key=value
+  ['8.2.0', '7.0.0', tooOld(/crashes libvirt's QEMU driver before 8.5.0/)],
+  ['8.4.0', '8.0.0', tooOld(/Upgrade libvirt to 8.5.0/)],
+  ['8.4.0', undefined, tooOld(/give target.qemu/)],
+  ['8.5.0', '6.2.0', 'override'], // NEWS 8.5.0: the crash is fixed
+  ['8.5.0', '7.0.0', 'override'],
+  ['9.0.0', '7.2.0', 'override'], // Debian 12, proven by the conformance run
+  ['10.0.0', '8.2.0', 'override'], // Ubuntu 24.04
+  ['11.3.0', '10.0.0', 'override'], // Debian 13, proven by the conformance run
+  ['11.3.0', undefined, 'override'],
+  ['4.0.0', '2.10.0', { code: 'QEMU_TOO_OLD', says: /no x-nv-gpudirect-clique property/ }],
+];
+
+const gpu = (offset: number): PlannedHostdev => ({
+  index: 0, address: { domain: 0, bus: 0x3b, slot: 0, function: 0 }, addressKey: '0000:3b:00.0', alias: 'ua-gpu0',
+  aliasWasGenerated: false, managed: true, gpudirect: { clique: 0, architecture: offset === P2P_OFFSET_TURING_AND_LATER ? 'Hopper' : 'Volta', offset },
+});
+
+function outcome(target: Target, offset = P2P_OFFSET_KEPLER_TO_VOLTA): 'override' | 'set' | PassthroughError {
+  try {
+    checkQemuForGpudirect(target, [gpu(offset)]);
+    return overrideStyleFor(target) === 'override' ? 'override' : 'set';
+  } catch (err) {
+    if (err instanceof PassthroughError) return err;
+    throw err;
+  }
+}
+
+describe.each(PAIRS)('libvirt %s + QEMU %s', (libvirt, qemu, want) => {
+  test(`→ ${typeof want === 'string' ? want : want.code}`, () => {
+    const got = outcome({ libvirt, qemu });
+    if (typeof want === 'string') expect(got).toBe(want);
+    else {
+      expect(got).toBeInstanceOf(PassthroughError);
+      expect((got as PassthroughError).code).toBe(want.code);
+      expect((got as PassthroughError).message).toMatch(want.says);
+    }
+  });
+});
+
+describe('placement of Turing-and-later cliques (D4h)', () => {
+  test.each<[Target, 'override' | 'QEMU_TOO_OLD']>([
+    [{ libvirt: '9.0.0', qemu: '7.2.0' }, 'QEMU_TOO_OLD'],
+    [{ libvirt: '9.0.0', qemu: '8.1.0' }, 'override'],
+    [{ libvirt: '9.0.0', qemu: '7.2.0', qemuAlternateOffset: true }, 'override'], // a vendor build with the backport
+    [{ libvirt: '11.3.0', qemu: '10.0.0', qemuAlternateOffset: false }, 'QEMU_TOO_OLD'],
+    [{ qemuAlternateOffset: false }, 'QEMU_TOO_OLD'],
+    [{}, 'override'],
+  ])('%j → %s', (target, want) => {
+    const got = outcome(target, P2P_OFFSET_TURING_AND_LATER);
+    expect(got instanceof PassthroughError ? got.code : got).toBe(want);
+  });
+});
+
+describe('warnings when the stack is not known or is 8.2-8.4', () => {
+  test.each<[Target, number, RegExp[]]>([
+    [{}, P2P_OFFSET_KEPLER_TO_VOLTA, [/without target.libvirt/]],
+    [{}, P2P_OFFSET_TURING_AND_LATER, [/without target.libvirt/, /without target.qemu/]],
+    [{ libvirt: '9.0.0' }, P2P_OFFSET_TURING_AND_LATER, [/without target.qemu/]],
+    [{ libvirt: '9.0.0', qemuAlternateOffset: true }, P2P_OFFSET_TURING_AND_LATER, []],
+    [{ libvirt: '9.0.0', qemu: '7.2.0' }, P2P_OFFSET_KEPLER_TO_VOLTA, []],
+    [{ libvirt: '8.3.0', qemu: '6.2.0' }, P2P_OFFSET_KEPLER_TO_VOLTA, [/crashes when it overrides a device property/]],
+  ])('%j, offset %i', (target, offset, want) => {
+    const warnings = stackWarnings(target, [gpu(offset)]);
+    expect(warnings).toHaveLength(want.length);
+    want.forEach((re, i) => expect(warnings[i]).toMatch(re));
+  });
+
+  test('no GPUDirect, no warning', () => {
+    expect(stackWarnings({}, [{ ...gpu(P2P_OFFSET_KEPLER_TO_VOLTA), gpudirect: undefined }])).toEqual([]);
+  });
+});
