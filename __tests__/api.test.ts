@@ -65,7 +65,10 @@ describe('renderHostdev', () => {
 
 describe('explainTransform', () => {
   test('reports each change with its line in the output', () => {
-    const plan = { hostdevs: [{ address: '1b:00.0' }, { address: '3b:00.0', alias: 'gpu0', device: '10de:2330', gpudirect: { clique: 3 } }] };
+    const plan = {
+      target: { libvirt: '11.3.0', qemu: '10.0.0' },
+      hostdevs: [{ address: '1b:00.0' }, { address: '3b:00.0', alias: 'gpu0', device: '10de:2330', gpudirect: { clique: 3 } }],
+    };
     const { xml, changes, warnings } = explainTransform(domain, plan);
     const lines = xml.split('\n');
     for (const c of changes.filter((c) => c.kind !== 'namespace-added')) {
@@ -75,6 +78,14 @@ describe('explainTransform', () => {
     }
     expect(changes.find((c) => c.kind === 'clique-added')).toMatchObject({ alias: 'ua-gpu0', clique: 3, capabilityOffset: '0xd4', architecture: 'hopper' });
     expect(warnings).toEqual([]);
+  });
+
+  test('warns when GPUDirect is planned without a target: no silent assumption about the stack', () => {
+    const plan = { hostdevs: [{ address: '3b:00.0', device: '10de:2330', gpudirect: { clique: 3 } }] };
+    expect(explainTransform(domain, plan).warnings).toEqual([
+      expect.stringMatching(/^GPUDirect is planned without target.libvirt/),
+      expect.stringMatching(/^Turing-or-later GPUs are planned for GPUDirect without target.qemu/),
+    ]);
   });
 
   test('warns when the domain hides KVM from the guest', () => {

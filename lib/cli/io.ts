@@ -13,6 +13,8 @@ export interface CliIo {
   readStdin: (limit?: number) => Uint8Array | undefined;
   /** Reads a file the same way: at most `limit` + 1 bytes, never the whole of /dev/zero. */
   readFile: (path: string, limit?: number) => Uint8Array;
+  /** Runs a local tool for version detection (tests inject one); default: the real tool, 3 s timeout, no shell. */
+  runTool?: (command: string, args: string[]) => string | undefined;
 }
 
 /**

@@ -12,6 +12,7 @@ const applyCommand = () => require('./apply-command') as typeof import('./apply-
 const snippetModule = () => require('../snippet') as typeof import('../snippet');
 const removeModule = () => require('../remove') as typeof import('../remove');
 const inspectModule = () => require('../inspect') as typeof import('../inspect');
+const stackDetect = () => require('./stack-detect') as typeof import('./stack-detect');
 const pciAddress = () => require('../pci/address') as typeof import('../pci/address');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -39,6 +40,12 @@ prints the new XML on standard output. Nothing else in the document changes.
   --in-place     rewrite DOMAIN.xml atomically instead of printing (keeps DOMAIN.xml.bak)
   --no-backup    with --in-place: no .bak
   --max-bytes N  refuse a domain XML larger than N bytes (default 16 MiB)
+  --libvirt VER  the libvirt version of the host that runs the domain (default: the plan's target,
+                 else libvirtd/virtqemud/virsh --version here)
+  --qemu VER     the QEMU version there (default: the plan's target, else qemu-system-x86_64 --version)
+  --no-detect    do not read versions from local tools (when this machine is not the VM host)
+For plans with GPUDirect cliques the versions used, and where they came from, are printed on
+standard error; they decide how the cliques are written (docs/gpudirect.md, Versions).
 
 Example:
   virsh dumpxml --inactive vm1 | libvirt-passthrough transform --plan gpus.json > vm1.xml
@@ -47,12 +54,28 @@ Example:
     options: {
       plan: { type: 'string' }, explain: { type: 'boolean' }, 'in-place': { type: 'boolean' }, 'no-backup': { type: 'boolean' },
       'max-bytes': { type: 'string' },
+      libvirt: { type: 'string' }, qemu: { type: 'string' }, 'no-detect': { type: 'boolean' },
     },
     run: ({ values, positionals }, io) => {
       if (typeof values.plan !== 'string') throw new UsageError('transform needs --plan PLAN.json');
       if (positionals.length > 1) throw new UsageError('transform takes at most one domain file');
+      for (const flag of ['libvirt', 'qemu'] as const) {
+        if (values[flag] !== undefined && !/^\d+(\.\d+){0,3}$/.test(String(values[flag]))) throw new UsageError(`--${flag} needs a version like 9.0.0`);
+      }
       const maxBytes = readMaxBytes(values);
-      const plan = readJson(io, values.plan, 'plan') as Plan;
+      let plan = readJson(io, values.plan, 'plan') as Plan;
+      // Versions decide only how cliques are written: no GPUDirect, no tools run.
+      if (Array.isArray(plan?.hostdevs) && plan.hostdevs.some((h) => h?.gpudirect)) {
+        const detect = !values['no-detect'];
+        const { chooseTarget, describeChoice, runLocalTool } = stackDetect();
+        const chosen = chooseTarget(
+          plan,
+          { libvirt: values.libvirt as string | undefined, qemu: values.qemu as string | undefined, detect },
+          io.runTool ?? runLocalTool,
+        );
+        plan = chosen.plan;
+        io.stderr(`${describeChoice(chosen.choice, detect)}\n`);
+      }
       const xml = readText(io, positionals[0], 'domain XML', maxBytes);
       const result = blame({ xml: displayName(positionals[0]), plan: values.plan }, () => transformModule().explainTransform(xml, plan, loadOptions(maxBytes)));
       output(values, positionals, result.xml, io);

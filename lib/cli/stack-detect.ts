@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import { Plan } from '../plan/types';
+
+/** Runs one local tool (no shell) and returns its standard output, or undefined when it is absent or fails. */
+export type ToolRunner = (command: string, args: string[]) => string | undefined;
+
+export const runLocalTool: ToolRunner = (command, args) => {
+  const run = spawnSync(command, args, { encoding: 'utf8', timeout: 3000, shell: false, stdio: ['ignore', 'pipe', 'pipe'] });
+  return run.status === 0 ? `${run.stdout}${run.stderr}` : undefined;
+};
+
+interface Probe {
+  command: string;
+  args: string[];
+  /** Picks the version out of the tool's output. */
+  version: RegExp;
+}
+
+// The daemon's QEMU driver writes the command line, so its version comes first; virsh (the client library)
+// is the fallback on hosts without a daemon binary in PATH.
+const LIBVIRT_PROBES: Probe[] = [
+  { command: 'libvirtd', args: ['--version'], version: /\(libvirt\)\s+(\d+\.\d+\.\d+)/ },
+  { command: 'virtqemud', args: ['--version'], version: /\(libvirt\)\s+(\d+\.\d+\.\d+)/ },
+  { command: 'virsh', args: ['--version'], version: /^(\d+\.\d+\.\d+)\s*$/m },
+];
+const QEMU_PROBES: Probe[] = [{ command: 'qemu-system-x86_64', args: ['--version'], version: /QEMU emulator version (\d+\.\d+\.\d+)/ }];
+
+export interface FoundVersion {
+  version: string;
+  /** Where it came from: `libvirtd --version`, `--libvirt`, `the plan`. */
+  source: string;
+}
+
+function probe(probes: Probe[], run: ToolRunner): FoundVersion | undefined {
+  for (const p of probes) {
+    const match = p.version.exec(run(p.command, p.args) ?? '');
+    if (match) return { version: match[1], source: `${p.command} ${p.args.join(' ')}` };
+  }
+  return undefined;
+}
+
+export interface StackChoice {
+  libvirt?: FoundVersion;
+  qemu?: FoundVersion;
+}
+
+/**
+ * The target the CLI transforms for: each of libvirt and QEMU from its flag, else the plan's
+ * `target`, else (unless `detect` is false) the local tools. The plan's other target fields stay.
+ */
+export function chooseTarget(
+  plan: Plan,
+  flags: { libvirt?: string; qemu?: string; detect: boolean },
+  run: ToolRunner = runLocalTool,
+): { plan: Plan; choice: StackChoice } {
+  const pick = (flag: string | undefined, flagName: string, planned: string | undefined, probes: Probe[]): FoundVersion | undefined => {
+    if (flag !== undefined) return { version: flag, source: `--${flagName}` };
+    if (planned !== undefined) return { version: planned, source: 'the plan' };
+    return flags.detect ? probe(probes, run) : undefined;
+  };
+  const choice: StackChoice = {
+    libvirt: pick(flags.libvirt, 'libvirt', plan.target?.libvirt, LIBVIRT_PROBES),
+    qemu: pick(flags.qemu, 'qemu', plan.target?.qemu, QEMU_PROBES),
+  };
+  if (!choice.libvirt && !choice.qemu) return { plan, choice };
+  const target = { ...plan.target };
+  if (choice.libvirt) target.libvirt = choice.libvirt.version;
+  if (choice.qemu) target.qemu = choice.qemu.version;
+  return { plan: { ...plan, target }, choice };
+}
+
+/** One line for standard error: which versions the transform was checked against, and from where. */
+export function describeChoice(choice: StackChoice, detect: boolean): string {
+  const part = (name: string, found: FoundVersion | undefined) =>
+    found ? `${name} ${found.version} (from ${found.source})` : `${name} unknown${detect ? ' (not found locally)' : ''}`;
+  return `target: ${part('libvirt', choice.libvirt)}, ${part('QEMU', choice.qemu)}`;
+}
