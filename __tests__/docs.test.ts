@@ -47,3 +47,11 @@ test('docs/api.md is what TypeDoc generates from lib/index.ts', () => {
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
 }, 60_000);
+
+test('the Versions table of docs/gpudirect.md is what scripts/gen-versions-doc.js renders from lib/plan/stack.ts', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { render, START, END } = require('../scripts/gen-versions-doc.js');
+  const doc = read('docs/gpudirect.md');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  expect(doc.slice(doc.indexOf(START), doc.indexOf(END) + END.length)).toBe(render(require('../lib/plan/stack')));
+});

@@ -12,6 +12,7 @@ const tooOld = (says: RegExp): Want => ({ code: 'LIBVIRT_TOO_OLD', says });
 export const PAIRS: [string | undefined, string | undefined, Want][] = [
   [undefined, undefined, 'override'], // no target: a current stack assumed, explainTransform warns
   ['7.0.0', undefined, 'set'], // key=value -device before 7.9
+  ['7.0.0', '6.2.0', 'set'],
   ['7.8.0', '6.2.0', 'set'],
   ['7.9.0', '6.1.0', 'set'], // 7.9 uses JSON only when QEMU has json-cli (6.2)
   ['7.9.0', '6.2.0', tooOld(/del capability='device.json'/)], // NEWS 7.9.0: JSON -device
@@ -92,4 +93,12 @@ describe('warnings when the stack is not known or is 8.2-8.4', () => {
   test('no GPUDirect, no warning', () => {
     expect(stackWarnings({}, [{ ...gpu(P2P_OFFSET_KEPLER_TO_VOLTA), gpudirect: undefined }])).toEqual([]);
   });
+});
+
+test('every pair of the generated docs/gpudirect.md table has a hand-written expectation above', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PAIRS: documented } = require('../scripts/gen-versions-doc.js') as { PAIRS: [string, string, string][] };
+  const tested = new Set(PAIRS.map(([l, q]) => `${l} ${q}`));
+  const missing = documented.filter(([l, q]) => !tested.has(`${l} ${q}`));
+  expect(missing).toEqual([]);
 });

@@ -59,7 +59,9 @@ export const STACK_SOURCES: StackSource[] = [
   },
   {
     fact: 'json-cli-hotplug first in QEMU 7.0',
-    source: 'QEMU commit "qdev: Add a new flag json-cli-hotplug" (Message-Id 20220105123847.4047954-2-berrange@redhat.com), merged for QEMU 7.0',
+    source:
+      "QEMU qapi/qdev.json, device_add feature json-cli-hotplug (Daniel P. Berrangé, Message-Id 20220105123847.4047954-2-berrange@redhat.com, " +
+      'merged January 2022 after QEMU 6.2 (December 2021), so first released in 7.0; libvirt tests/qemucapabilitiesdata: caps_6.2.0 lacks device.json+hotplug, caps_7.0.0 has it)',
     quote: "Given the hotplug bug that feature flag is not usable for its purpose, so we add a new 'json-cli-hotplug' feature to indicate the -device supports JSON without breaking hotplug.",
   },
   {
@@ -76,7 +78,7 @@ export const STACK_SOURCES: StackSource[] = [
   },
   {
     fact: '<qemu:capabilities> since libvirt 5.5.0, for experiments only',
-    source: 'libvirt docs/drvqemu.rst, "Overriding properties of QEMU devices / capabilities"',
+    source: 'libvirt docs/drvqemu.rst, the <qemu:capabilities> section (before "Control of QEMU deprecation warnings")',
     quote: ':since:`Since 5.5.0` it\'s possible to use [...] ``<qemu:capabilities>`` element to add [...] or remove (``<qemu:del capability="capname"/>``) capability bits. [...] Note that this feature is meant for experiments only and should _not_ be used in production.',
   },
   {
