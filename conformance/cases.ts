@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isPassthroughError } from '../lib/errors';
 import { formatPciAddress, parsePciAddress, PciAddress } from '../lib/pci/address';
-import { atLeast, parseVersion, STACK } from '../lib/plan/stack';
+import { overrideStyleFor } from '../lib/plan/stack';
 import { Plan } from '../lib/plan/types';
 import { transformDomain } from '../lib/transform';
 import { REPO } from './repo';
@@ -34,8 +34,8 @@ export function expectationFor(plan: Plan): CliqueExpectation {
     const address = typeof h.address === 'string' ? parsePciAddress(h.address) : { domain: 0, ...h.address };
     hosts[formatPciAddress(address as PciAddress)] = h.gpudirect ? h.gpudirect.clique : null;
   }
-  const libvirt = plan.target?.libvirt;
-  const commandlineStyle = libvirt !== undefined && !atLeast(parseVersion(libvirt), STACK.libvirtOverride);
+  // The library's own rule (lib/plan/stack.ts) for which form it wrote; the oracle then proves what that form does.
+  const commandlineStyle = plan.hostdevs.some((h) => h.gpudirect) && overrideStyleFor(plan.target ?? {}) === 'commandline';
   return { hosts, commandlineStyle, mmioGiB: plan.mmio?.window64GiB };
 }
 
