@@ -76,6 +76,24 @@ describe('placement of Turing-and-later cliques (D4h)', () => {
   });
 });
 
+describe('target.libvirtDeviceJson states what the versions would imply (a domain masking device.json)', () => {
+  test.each<[Target, 'override' | 'set' | 'LIBVIRT_TOO_OLD']>([
+    [{ libvirt: '7.9.0', qemu: '6.2.0', libvirtDeviceJson: false }, 'set'], // NEWS 8.0.0's workaround applied
+    [{ libvirt: '8.2.0', qemu: '7.2.0', libvirtDeviceJson: false }, 'set'],
+    [{ libvirt: '8.1.0', libvirtDeviceJson: false }, 'set'],
+    [{ libvirt: '8.0.0', qemu: '7.2.0', libvirtDeviceJson: true }, 'LIBVIRT_TOO_OLD'],
+    [{ libvirt: '9.0.0', qemu: '7.2.0', libvirtDeviceJson: false }, 'override'], // 8.5+: the override works
+  ])('%j → %s', (target, want) => {
+    const got = outcome(target);
+    expect(got instanceof PassthroughError ? got.code : got).toBe(want);
+  });
+
+  test('the refusal names the upgrade and the workaround with this field', () => {
+    const got = outcome({ libvirt: '8.2.0', qemu: '7.2.0' }) as PassthroughError;
+    expect(got.message).toMatch(/Upgrade libvirt to 8\.5\.0 or later\..*<qemu:del capability='device\.json\+hotplug'\/>.*target\.libvirtDeviceJson: false/);
+  });
+});
+
 describe('warnings when the stack is not known or is 8.2-8.4', () => {
   test.each<[Target, number, RegExp[]]>([
     [{}, P2P_OFFSET_KEPLER_TO_VOLTA, [/without target.libvirt/]],

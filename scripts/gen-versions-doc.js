@@ -64,7 +64,8 @@ function render(stack) {
       `and is safe from ${v('libvirtOverrideFixed')}; the library writes it from ${v('libvirtOverrideFixed')}, \`-set\` where libvirt still writes key=value, ` +
       `and otherwise refuses with \`LIBVIRT_TOO_OLD\`, naming the upgrade and libvirt's own workaround ` +
       `(\`<qemu:capabilities><qemu:del capability='device.json'/>\` for 7.9/7.10, \`device.json+hotplug\` from 8.1; \`<qemu:capabilities>\` ` +
-      `exists since libvirt ${v('libvirtQemuCapabilities')}, is meant for experiments and is not written by the library). ` +
+      `exists since libvirt ${v('libvirtQemuCapabilities')} and is meant for experiments; the library does not write it, but with it in the domain ` +
+      `\`target.libvirtDeviceJson: false\` makes the library write \`-set\`). ` +
       `With a pair not given (no \`target\`), a current stack is assumed and \`explainTransform\` warns. ` +
       `The \`x-nv-gpudirect-clique\` property needs QEMU ≥ ${v('qemuCliqueProperty')}; Turing and later GPUs need QEMU ≥ ${v('qemuAlternateOffset')} ` +
       `(or \`target.qemuAlternateOffset: true\`).`,

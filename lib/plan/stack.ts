@@ -109,6 +109,11 @@ export interface Target {
    * build with that change backported). Overrides what the QEMU version implies.
    */
   qemuAlternateOffset?: boolean;
+  /**
+   * Whether libvirt gives QEMU `-device` as JSON; false when the domain masks the capability libvirt decides by
+   * (`<qemu:capabilities><qemu:del capability='device.json+hotplug'/>`). Overrides what the versions imply.
+   */
+  libvirtDeviceJson?: boolean;
 }
 
 /**
@@ -135,23 +140,25 @@ export function overrideStyleFor(target: Target): OverrideStyle {
   const libvirt = parseVersion(target.libvirt);
   if (atLeast(libvirt, STACK.libvirtOverrideFixed)) return 'override';
   const qemu = target.qemu === undefined ? undefined : parseVersion(target.qemu);
-  const { syntax, capability } = deviceSyntax(libvirt, qemu);
+  const implied = deviceSyntax(libvirt, qemu);
+  const capability = implied.capability;
+  const syntax = target.libvirtDeviceJson === undefined ? implied.syntax : target.libvirtDeviceJson ? 'json' : 'keyvalue';
   if (syntax === 'keyvalue') return 'commandline';
   const crashes = atLeast(libvirt, STACK.libvirtOverride);
   const why =
     syntax === undefined
       ? `libvirt ${target.libvirt} passes -device as JSON or as key=value depending on the QEMU version (JSON from QEMU ` +
-        `${show(capability === 'device.json' ? STACK.qemuJsonCli : STACK.qemuJsonCliHotplug)}); give target.qemu. With JSON, `
-      : `libvirt ${target.libvirt} passes -device to QEMU ${target.qemu} as JSON, and `;
+        `${show(capability === 'device.json' ? STACK.qemuJsonCli : STACK.qemuJsonCliHotplug)}): give target.qemu. With JSON, `
+      : `libvirt ${target.libvirt} passes -device to QEMU ${target.qemu ?? '(target.libvirtDeviceJson: true)'} as JSON; `;
   const noOverride = crashes
     ? `QEMU's -set cannot reach a JSON -device, and <qemu:override> of device properties crashes libvirt's QEMU driver before ${show(STACK.libvirtOverrideFixed)} (libvirt NEWS 8.5.0).`
     : `QEMU's -set cannot reach a JSON -device, and <qemu:override> only arrived in libvirt ${show(STACK.libvirtOverride)}.`;
   throw new PassthroughError(
     'LIBVIRT_TOO_OLD',
     `${why}${noOverride} Upgrade libvirt to ${show(STACK.libvirtOverrideFixed)} or later. ` +
-      `Workaround (libvirt's own, for experiments, taints the domain; not written by this library): ` +
-      `<qemu:capabilities><qemu:del capability='${capability}'/></qemu:capabilities> makes libvirt write key=value -device, ` +
-      `where -set works: then plan with a target whose QEMU predates ${show(capability === 'device.json' ? STACK.qemuJsonCli : STACK.qemuJsonCliHotplug)}.`,
+      `Workaround (libvirt's own, meant for experiments, taints the domain; not written by this library): ` +
+      `add <qemu:capabilities><qemu:del capability='${capability}'/></qemu:capabilities> to the domain, so libvirt writes ` +
+      `key=value -device where -set works, and set target.libvirtDeviceJson: false in the plan.`,
     { path: 'target.libvirt' },
   );
 }
@@ -202,7 +209,7 @@ export function stackWarnings(target: Target, hostdevs: PlannedHostdev[]): strin
   if (libvirt && between(libvirt, STACK.libvirtOverride, STACK.libvirtOverrideFixed)) {
     warnings.push(
       `libvirt ${target.libvirt} has <qemu:override> but crashes when it overrides a device property (fixed in ${show(STACK.libvirtOverrideFixed)}, libvirt NEWS): ` +
-        `the clique was written as -set, which works because libvirt gives QEMU ${target.qemu} key=value -device options.`,
+        `the clique was written as -set, which works because libvirt gives QEMU key=value -device options here.`,
     );
   }
   const late = gpus.some((h) => h.gpudirect!.offset === P2P_OFFSET_TURING_AND_LATER);

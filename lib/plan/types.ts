@@ -22,6 +22,8 @@ export interface Plan {
     qemu?: string;
     /** QEMU falls back to D4h when a capability starts at C8h: true for 8.1+ or a vendor build with the change backported. */
     qemuAlternateOffset?: boolean;
+    /** libvirt gives QEMU -device as JSON; false when the domain masks device.json(+hotplug) with <qemu:capabilities>. */
+    libvirtDeviceJson?: boolean;
   };
   /** The guest's 64-bit PCI MMIO window, for large-BAR GPUs. */
   mmio?: { window64GiB: number };
