@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO } from './helpers/paths';
 import { chooseTarget, describeChoice, runLocalTool, ToolRunner } from '../lib/cli/stack-detect';
 import { Plan } from '../lib/plan/types';
 
@@ -44,6 +47,17 @@ realTest('reads the versions of the installed virsh and QEMU', () => {
   const virsh = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const qemu = /version (\d+\.\d+\.\d+)/.exec(spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout)![1];
   if (!installed('libvirtd') && !installed('virtqemud')) expect(choice.libvirt).toEqual({ version: virsh, source: 'virsh --version' });
+  expect(choice.qemu).toEqual({ version: qemu, source: 'qemu-system-x86_64 --version' });
+});
+
+// The same detection against the Debian 13 chroot's binaries (libvirt 11.3, QEMU 10.0), run through scripts/in-trixie.sh.
+const trixieStamp = path.join(process.env.LP_TRIXIE_ROOT ?? '/var/tmp/lp-trixie', '.lp-oracle.stamp');
+const trixieTest = process.getuid?.() === 0 && fs.existsSync(trixieStamp) ? test : test.skip;
+trixieTest('reads the versions of the trixie chroot through a runner', () => {
+  const inTrixie: ToolRunner = (command, args) => runLocalTool('bash', [path.join(REPO, 'scripts', 'in-trixie.sh'), command, ...args]);
+  const { choice } = chooseTarget(plan(), { detect: true }, inTrixie);
+  const [, libvirt, qemu] = /^libvirt (\S+), QEMU (\S+)/.exec(fs.readFileSync(trixieStamp, 'utf8'))!;
+  expect(choice.libvirt?.version).toBe(libvirt);
   expect(choice.qemu).toEqual({ version: qemu, source: 'qemu-system-x86_64 --version' });
 });
 
