@@ -6,7 +6,7 @@ import { argvWords, deviceOptions, vfioDevices, VfioDevice } from './argv';
 import { droppedFacts } from './facts';
 import { hasKvm, tcgTwin, withVfioDrivers } from './prepare';
 import { REPO } from './repo';
-import { qemuAcceptsDevice } from './qemu';
+import { prefetchQemu, qemuAcceptsDevice, QemuRequest } from './qemu';
 import { Stack } from './stacks';
 
 export interface OracleInput {
@@ -46,7 +46,9 @@ export async function runOracle(inputs: OracleInput[], stack: Stack, parallel = 
     const results = await Promise.allSettled(batches.map((b) => runBatch(stack.command(['bash', script, b], dir))));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return inputs.map((input, i) => readVerdict(input, path.join(batches[i % batches.length], String(i)), stack));
+    const bases = inputs.map((_, i) => path.join(batches[i % batches.length], String(i)));
+    prefetchQemu(bases.flatMap(qemuRequests), stack, dir);
+    return inputs.map((input, i) => readVerdict(input, bases[i], stack));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -71,6 +73,16 @@ function runBatch([cmd, args]: [string, string[]]): Promise<void> {
       else reject(new Error(`libvirt oracle failed (exit ${code}): ${stderr.trim() || 'no message'}`));
     });
   });
+}
+
+/** The QEMU checks one file's command line needs (see qemuVerdict). */
+function qemuRequests(base: string): QemuRequest[] {
+  if (!fs.existsSync(base + '.argv')) return [];
+  const words = argvWords(fs.readFileSync(base + '.argv', 'utf8'));
+  const devices = vfioDevices(words);
+  const options = deviceOptions(words);
+  if (devices.length === 0) return options.length === 0 ? [] : [{ options }];
+  return devices.map((device) => ({ device, options }));
 }
 
 function readVerdict(input: OracleInput, base: string, stack: Stack): OracleVerdict {
