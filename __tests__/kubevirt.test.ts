@@ -52,7 +52,8 @@ describe.each(HOOK_VERSIONS)('sidecar-shim --version %s', (version) => {
 
   test.each([
     ['no annotation: the domain comes back byte for byte', undefined, 0, /^$/],
-    ['raw aliases and per-GPU architecture', '{"gpus": {"ua-gpu-gpu1": {"clique": 1, "architecture": "ampere"}, "gpu2": 2}, "architecture": "hopper"}', 0, /^$/],
+    ['raw aliases and per-GPU architecture', '{"gpus": {"ua-gpu-gpu1": {"clique": 1, "architecture": "ampere"}, "gpu2": 2}, "architecture": "hopper", "target": {"libvirt": "11.3.0", "qemu": "10.0.0"}}', 0, /^$/],
+    ['no target: written for a current stack, with warnings', '{"gpus": {"gpu1": 0, "gpu2": 0}, "architecture": "hopper"}', 0, /^onDefineDomain: warning: GPUDirect is planned without target.libvirt.*\nonDefineDomain: warning: Turing-or-later GPUs are planned for GPUDirect without target.qemu/],
     ['a GPU the domain does not have', '{"gpus": {"gpu1": 0, "gpu3": 0}, "architecture": "hopper"}', 1, /^onDefineDomain: HOSTDEV_MISSING: .*"gpu3".*ua-gpu-gpu3 or ua-hostdevice-gpu3/],
     ['a vGPU or misspelt raw alias', '{"gpus": {"ua-gpu-gpu9": 0}, "architecture": "hopper"}', 1, /HOSTDEV_MISSING: .*alias ua-gpu-gpu9 \(PCI hostdev aliases: ua-gpu-gpu1, ua-gpu-gpu2, ua-hostdevice-ib0\)/],
     ['no architecture', '{"gpus": {"gpu1": 0}}', 1, /GPU_ARCHITECTURE_UNKNOWN: .*add "architecture"/],

@@ -18,7 +18,7 @@ test('orchestrate.js: a dry run, then applyPlan for each VM — and nothing to d
   const fakeVirsh = path.join(dir, 'virsh');
   fs.writeFileSync(
     fakeVirsh,
-    `#!/bin/sh\ncase "$1" in\n  dumpxml) f="${dir}/$4.xml"; [ -f "$f" ] || { echo "error: failed to get domain '$4'" >&2; exit 1; }; cat "$f" ;;\n` +
+    `#!/bin/sh\ncase "$1" in\n  version) printf 'Using library: libvirt 9.0.0\\nRunning hypervisor: QEMU 7.2.0\\nRunning against daemon: 9.0.0\\n' ;;\n  dumpxml) f="${dir}/$4.xml"; [ -f "$f" ] || { echo "error: failed to get domain '$4'" >&2; exit 1; }; cat "$f" ;;\n` +
       `  domstate) echo 'shut off' ;;\n  define) cp "$2" "${dir}/vm1.xml" ;;\n  *) exit 3 ;;\nesac\n`,
     { mode: 0o755 },
   );

@@ -38,7 +38,7 @@ export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): A
   try {
     // --security-info: without it libvirt leaves out passwords (VNC, SPICE), and defining the dump would lose them.
     original = runVirsh(['dumpxml', '--inactive', '--security-info', vm], options);
-    result = explainTransform(original, plan);
+    result = explainTransform(original, withDaemonTarget(plan, options));
   } catch (err) {
     return refused(vm, err);
   }
@@ -49,6 +49,26 @@ export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): A
     return { vm, code: 'OK', message: `dry run: would define ${summarize(changes)}`, changes, warnings, diff };
   }
   return defineChecked(vm, original, result.xml, changes, warnings, options);
+}
+
+/**
+ * A GPUDirect plan without (all of) its target gets the versions of the libvirt it is applied through
+ * (`virsh version`: the daemon and its QEMU), so the clique is written in the form that stack needs; the
+ * plan's own target values win. When virsh cannot say, the plan stays as it is and the transform warns.
+ */
+function withDaemonTarget(plan: Plan, options: VirshOptions): Plan {
+  if (plan.target?.libvirt !== undefined && plan.target?.qemu !== undefined) return plan;
+  if (!Array.isArray(plan?.hostdevs) || !plan.hostdevs.some((h) => h?.gpudirect)) return plan;
+  let text: string;
+  try {
+    text = runVirsh(['version'], options);
+  } catch {
+    return plan;
+  }
+  const libvirt = /Running against daemon: (\d+\.\d+\.\d+)/.exec(text)?.[1] ?? /Using library: libvirt (\d+\.\d+\.\d+)/.exec(text)?.[1];
+  const qemu = /Running hypervisor: QEMU (\d+\.\d+\.\d+)/.exec(text)?.[1];
+  if (libvirt === undefined && qemu === undefined) return plan;
+  return { ...plan, target: { ...(libvirt && { libvirt }), ...(qemu && { qemu }), ...plan.target } };
 }
 
 function defineChecked(vm: string, original: string, xml: string, changes: Change[], warnings: string[], options: VirshOptions): ApplyResult {

@@ -4,7 +4,7 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:libvirt-passthrough:plan:1","title":"libvirt-passthrough plan","description":"What to pass through to a libvirt domain: PCI host devices and, for NVIDIA GPUs, their GPUDirect peer-to-peer clique.","type":"object","additionalProperties":false,"required":["hostdevs"],"properties":{"$schema":{"type":"string","description":"Optional reference to this schema, for editors."},"target":{"description":"Versions of libvirt and QEMU on the host that will run the domain. Absent: a current stack (libvirt 8.2 or later, QEMU 8.1 or later).","type":"object","additionalProperties":false,"properties":{"libvirt":{"$ref":"#/$defs/version","description":"libvirt version, as `virsh --version` prints it, e.g. 9.0.0."},"qemu":{"$ref":"#/$defs/version","description":"QEMU version, as `qemu-system-x86_64 --version` prints it, e.g. 7.2.0."}}},"mmio":{"description":"The guest's 64-bit PCI MMIO window, for GPUs whose 64-bit BARs together exceed what q35 firmware maps by default (32 GiB): written as <pcihole64> on the pcie-root controller and, for OVMF (UEFI) guests, as QEMU's -fw_cfg opt/ovmf/X-PciMmio64Mb. `host plan` sizes it from the GPUs' BARs.","type":"object","additionalProperties":false,"required":["window64GiB"],"properties":{"window64GiB":{"description":"Size of the 64-bit MMIO window in GiB (a power of two at least the sum of the GPUs' 64-bit BARs).","type":"integer","minimum":1,"maximum":65536}}},"hostdevs":{"description":"The PCI devices to pass through, in the order they are added to <devices>.","type":"array","items":{"$ref":"#/$defs/hostdev"}}},"$defs":{"version":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+){0,3}([-+~][0-9A-Za-z.+~-]*)?$"},"pciAddress":{"description":"A PCI address: `DDDD:BB:SS.F` or `BB:SS.F` (domain 0000) as `lspci -nn` and sysfs print it, or its four numbers.","oneOf":[{"type":"string","pattern":"^([0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}\\.[0-7]$"},{"type":"object","additionalProperties":false,"required":["bus","slot","function"],"properties":{"domain":{"type":"integer","minimum":0,"maximum":65535},"bus":{"type":"integer","minimum":0,"maximum":255},"slot":{"type":"integer","minimum":0,"maximum":31},"function":{"type":"integer","minimum":0,"maximum":7}}}]},"hostdev":{"type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"Host PCI address of the device (`lspci -nn` shows it first on each line)."},"alias":{"description":"Device alias. Written as libvirt's user alias `ua-<alias>` (libvirt drops aliases without that prefix); a given `ua-` prefix is kept. Letters, digits, `_` and `-`, starting with a letter.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"device":{"description":"`vendor:device` PCI ID in hex, as `lspci -nn` prints it in brackets, e.g. 10de:2330. Used to refuse GPUDirect on non-NVIDIA devices and to find the GPU architecture.","type":"string","pattern":"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"},"managed":{"description":"libvirt detaches the device from its host driver and binds it to vfio-pci on start (managed='yes'). Default true.","type":"boolean"},"guestAddress":{"$ref":"#/$defs/pciAddress","description":"PCI address of the device inside the guest. Absent: libvirt picks one."},"rom":{"description":"The device's option ROM: `{ \"bar\": \"off\" }` hides it from the guest, `{ \"file\": \"/path\" }` supplies another.","type":"object","additionalProperties":false,"minProperties":1,"properties":{"bar":{"enum":["on","off"],"description":"off: the guest sees no option ROM BAR (libvirt <rom bar='off'/>)."},"file":{"type":"string","minLength":1,"pattern":"^/","description":"Absolute path of a ROM image the guest sees instead of the device's own."}}},"bootOrder":{"description":"Boot order of the device (libvirt <boot order='N'/>).","type":"integer","minimum":1,"maximum":65535},"gpudirect":{"description":"NVIDIA GPUs only: emulate the virtual peer-to-peer approval capability so that GPUs with the same clique may use GPUDirect P2P in the guest.","type":"object","additionalProperties":false,"required":["clique"],"properties":{"clique":{"description":"PEER_CLIQUE_ID, 0-15. GPUs with the same clique may talk peer to peer.","type":"integer","minimum":0,"maximum":15},"architecture":{"description":"GPU architecture; decides the capability offset (C8h Kepler-Volta, D4h Turing and later). Absent: looked up from `device`.","type":"string","pattern":"^[a-z]+$"},"offset":{"description":"Where QEMU will put the capability, as `host plan` predicted it from this GPU's config space for the QEMU version it targets. Recorded in the domain metadata; `verify-guest` expects it. Absent: the spec's offset for the architecture.","type":"string","enum":["0xc8","0xd4"]}}}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:libvirt-passthrough:plan:1","title":"libvirt-passthrough plan","description":"What to pass through to a libvirt domain: PCI host devices and, for NVIDIA GPUs, their GPUDirect peer-to-peer clique.","type":"object","additionalProperties":false,"required":["hostdevs"],"properties":{"$schema":{"type":"string","description":"Optional reference to this schema, for editors."},"target":{"description":"Versions of libvirt and QEMU on the host that will run the domain; they decide how the clique is written (docs/gpudirect.md, Versions). Absent: a current stack is assumed (libvirt 8.5 or later, QEMU 8.1 or later) and explainTransform warns when GPUDirect is planned. The CLI fills it from the local virsh and QEMU.","type":"object","additionalProperties":false,"properties":{"libvirt":{"$ref":"#/$defs/version","description":"libvirt version, as `virsh --version` prints it, e.g. 9.0.0."},"qemu":{"$ref":"#/$defs/version","description":"QEMU version, as `qemu-system-x86_64 --version` prints it, e.g. 7.2.0."},"qemuAlternateOffset":{"type":"boolean","description":"States QEMU's GPUDirect placement directly instead of inferring it from the QEMU version: true when QEMU falls back to D4h if a capability starts at C8h (upstream QEMU 8.1 and later, or a vendor build with that change backported, e.g. some RHEL 9 QEMU 7.2 builds); false when it always uses C8h. Version numbers are a heuristic for vendor builds."},"libvirtDeviceJson":{"type":"boolean","description":"States how libvirt gives QEMU -device instead of inferring it from the versions: false when the domain masks the capability libvirt decides by (<qemu:capabilities><qemu:del capability='device.json'/> on libvirt 7.9/7.10, 'device.json+hotplug' from 8.1), so the clique is written as -set, which QEMU applies only to key=value devices; true for JSON. Matters only below libvirt 8.5."}}},"mmio":{"description":"The guest's 64-bit PCI MMIO window, for GPUs whose 64-bit BARs together exceed what q35 firmware maps by default (32 GiB): written as <pcihole64> on the pcie-root controller and, for OVMF (UEFI) guests, as QEMU's -fw_cfg opt/ovmf/X-PciMmio64Mb. `host plan` sizes it from the GPUs' BARs.","type":"object","additionalProperties":false,"required":["window64GiB"],"properties":{"window64GiB":{"description":"Size of the 64-bit MMIO window in GiB (a power of two at least the sum of the GPUs' 64-bit BARs).","type":"integer","minimum":1,"maximum":65536}}},"hostdevs":{"description":"The PCI devices to pass through, in the order they are added to <devices>.","type":"array","items":{"$ref":"#/$defs/hostdev"}}},"$defs":{"version":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+){0,3}([-+~][0-9A-Za-z.+~-]*)?$"},"pciAddress":{"description":"A PCI address: `DDDD:BB:SS.F` or `BB:SS.F` (domain 0000) as `lspci -nn` and sysfs print it, or its four numbers.","oneOf":[{"type":"string","pattern":"^([0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}\\.[0-7]$"},{"type":"object","additionalProperties":false,"required":["bus","slot","function"],"properties":{"domain":{"type":"integer","minimum":0,"maximum":65535},"bus":{"type":"integer","minimum":0,"maximum":255},"slot":{"type":"integer","minimum":0,"maximum":31},"function":{"type":"integer","minimum":0,"maximum":7}}}]},"hostdev":{"type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"Host PCI address of the device (`lspci -nn` shows it first on each line)."},"alias":{"description":"Device alias. Written as libvirt's user alias `ua-<alias>` (libvirt drops aliases without that prefix); a given `ua-` prefix is kept. Letters, digits, `_` and `-`, starting with a letter.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"device":{"description":"`vendor:device` PCI ID in hex, as `lspci -nn` prints it in brackets, e.g. 10de:2330. Used to refuse GPUDirect on non-NVIDIA devices and to find the GPU architecture.","type":"string","pattern":"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"},"managed":{"description":"libvirt detaches the device from its host driver and binds it to vfio-pci on start (managed='yes'). Default true.","type":"boolean"},"guestAddress":{"$ref":"#/$defs/pciAddress","description":"PCI address of the device inside the guest. Absent: libvirt picks one."},"rom":{"description":"The device's option ROM: `{ \"bar\": \"off\" }` hides it from the guest, `{ \"file\": \"/path\" }` supplies another.","type":"object","additionalProperties":false,"minProperties":1,"properties":{"bar":{"enum":["on","off"],"description":"off: the guest sees no option ROM BAR (libvirt <rom bar='off'/>)."},"file":{"type":"string","minLength":1,"pattern":"^/","description":"Absolute path of a ROM image the guest sees instead of the device's own."}}},"bootOrder":{"description":"Boot order of the device (libvirt <boot order='N'/>).","type":"integer","minimum":1,"maximum":65535},"gpudirect":{"description":"NVIDIA GPUs only: emulate the virtual peer-to-peer approval capability so that GPUs with the same clique may use GPUDirect P2P in the guest.","type":"object","additionalProperties":false,"required":["clique"],"properties":{"clique":{"description":"PEER_CLIQUE_ID, 0-15. GPUs with the same clique may talk peer to peer.","type":"integer","minimum":0,"maximum":15},"architecture":{"description":"GPU architecture; decides the capability offset (C8h Kepler-Volta, D4h Turing and later). Absent: looked up from `device`.","type":"string","pattern":"^[a-z]+$"},"offset":{"description":"Where QEMU will put the capability, as `host plan` predicted it from this GPU's config space for the QEMU version it targets. Recorded in the domain metadata; `verify-guest` expects it. Absent: the spec's offset for the architecture.","type":"string","enum":["0xc8","0xd4"]}}}}}}};
 const schema32 = {"type":"string","pattern":"^[0-9]+(\\.[0-9]+){0,3}([-+~][0-9A-Za-z.+~-]*)?$"};
 const pattern4 = new RegExp("^[0-9]+(\\.[0-9]+){0,3}([-+~][0-9A-Za-z.+~-]*)?$", "u");
 const schema34 = {"type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"Host PCI address of the device (`lspci -nn` shows it first on each line)."},"alias":{"description":"Device alias. Written as libvirt's user alias `ua-<alias>` (libvirt drops aliases without that prefix); a given `ua-` prefix is kept. Letters, digits, `_` and `-`, starting with a letter.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"device":{"description":"`vendor:device` PCI ID in hex, as `lspci -nn` prints it in brackets, e.g. 10de:2330. Used to refuse GPUDirect on non-NVIDIA devices and to find the GPU architecture.","type":"string","pattern":"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"},"managed":{"description":"libvirt detaches the device from its host driver and binds it to vfio-pci on start (managed='yes'). Default true.","type":"boolean"},"guestAddress":{"$ref":"#/$defs/pciAddress","description":"PCI address of the device inside the guest. Absent: libvirt picks one."},"rom":{"description":"The device's option ROM: `{ \"bar\": \"off\" }` hides it from the guest, `{ \"file\": \"/path\" }` supplies another.","type":"object","additionalProperties":false,"minProperties":1,"properties":{"bar":{"enum":["on","off"],"description":"off: the guest sees no option ROM BAR (libvirt <rom bar='off'/>)."},"file":{"type":"string","minLength":1,"pattern":"^/","description":"Absolute path of a ROM image the guest sees instead of the device's own."}}},"bootOrder":{"description":"Boot order of the device (libvirt <boot order='N'/>).","type":"integer","minimum":1,"maximum":65535},"gpudirect":{"description":"NVIDIA GPUs only: emulate the virtual peer-to-peer approval capability so that GPUs with the same clique may use GPUDirect P2P in the guest.","type":"object","additionalProperties":false,"required":["clique"],"properties":{"clique":{"description":"PEER_CLIQUE_ID, 0-15. GPUs with the same clique may talk peer to peer.","type":"integer","minimum":0,"maximum":15},"architecture":{"description":"GPU architecture; decides the capability offset (C8h Kepler-Volta, D4h Turing and later). Absent: looked up from `device`.","type":"string","pattern":"^[a-z]+$"},"offset":{"description":"Where QEMU will put the capability, as `host plan` predicted it from this GPU's config space for the QEMU version it targets. Recorded in the domain metadata; `verify-guest` expects it. Absent: the spec's offset for the architecture.","type":"string","enum":["0xc8","0xd4"]}}}}};
@@ -984,7 +984,7 @@ if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 const _errs6 = errors;
 for(const key1 in data1){
-if(!((key1 === "libvirt") || (key1 === "qemu"))){
+if(!((((key1 === "libvirt") || (key1 === "qemu")) || (key1 === "qemuAlternateOffset")) || (key1 === "libvirtDeviceJson"))){
 validate20.errors = [{instancePath:instancePath+"/target",schemaPath:"#/properties/target/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1034,6 +1034,32 @@ var valid1 = _errs10 === errors;
 else {
 var valid1 = true;
 }
+if(valid1){
+if(data1.qemuAlternateOffset !== undefined){
+const _errs13 = errors;
+if(typeof data1.qemuAlternateOffset !== "boolean"){
+validate20.errors = [{instancePath:instancePath+"/target/qemuAlternateOffset",schemaPath:"#/properties/target/properties/qemuAlternateOffset/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid1 = _errs13 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data1.libvirtDeviceJson !== undefined){
+const _errs15 = errors;
+if(typeof data1.libvirtDeviceJson !== "boolean"){
+validate20.errors = [{instancePath:instancePath+"/target/libvirtDeviceJson",schemaPath:"#/properties/target/properties/libvirtDeviceJson/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid1 = _errs15 === errors;
+}
+else {
+var valid1 = true;
+}
+}
+}
 }
 }
 }
@@ -1049,40 +1075,40 @@ var valid0 = true;
 }
 if(valid0){
 if(data.mmio !== undefined){
-let data4 = data.mmio;
-const _errs13 = errors;
-if(errors === _errs13){
-if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+let data6 = data.mmio;
+const _errs17 = errors;
+if(errors === _errs17){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 let missing1;
-if((data4.window64GiB === undefined) && (missing1 = "window64GiB")){
+if((data6.window64GiB === undefined) && (missing1 = "window64GiB")){
 validate20.errors = [{instancePath:instancePath+"/mmio",schemaPath:"#/properties/mmio/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
-const _errs15 = errors;
-for(const key2 in data4){
+const _errs19 = errors;
+for(const key2 in data6){
 if(!(key2 === "window64GiB")){
 validate20.errors = [{instancePath:instancePath+"/mmio",schemaPath:"#/properties/mmio/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs15 === errors){
-if(data4.window64GiB !== undefined){
-let data5 = data4.window64GiB;
-const _errs16 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+if(_errs19 === errors){
+if(data6.window64GiB !== undefined){
+let data7 = data6.window64GiB;
+const _errs20 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
 validate20.errors = [{instancePath:instancePath+"/mmio/window64GiB",schemaPath:"#/properties/mmio/properties/window64GiB/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs16){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 65536 || isNaN(data5)){
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 65536 || isNaN(data7)){
 validate20.errors = [{instancePath:instancePath+"/mmio/window64GiB",schemaPath:"#/properties/mmio/properties/window64GiB/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"}];
 return false;
 }
 else {
-if(data5 < 1 || isNaN(data5)){
+if(data7 < 1 || isNaN(data7)){
 validate20.errors = [{instancePath:instancePath+"/mmio/window64GiB",schemaPath:"#/properties/mmio/properties/window64GiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
@@ -1098,26 +1124,26 @@ validate20.errors = [{instancePath:instancePath+"/mmio",schemaPath:"#/properties
 return false;
 }
 }
-var valid0 = _errs13 === errors;
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.hostdevs !== undefined){
-let data6 = data.hostdevs;
-const _errs18 = errors;
-if(errors === _errs18){
-if(Array.isArray(data6)){
+let data8 = data.hostdevs;
+const _errs22 = errors;
+if(errors === _errs22){
+if(Array.isArray(data8)){
 var valid5 = true;
-const len0 = data6.length;
+const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-const _errs20 = errors;
-if(!(validate21(data6[i0], {instancePath:instancePath+"/hostdevs/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+const _errs24 = errors;
+if(!(validate21(data8[i0], {instancePath:instancePath+"/hostdevs/" + i0,parentData:data8,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
 errors = vErrors.length;
 }
-var valid5 = _errs20 === errors;
+var valid5 = _errs24 === errors;
 if(!valid5){
 break;
 }
@@ -1128,7 +1154,7 @@ validate20.errors = [{instancePath:instancePath+"/hostdevs",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs18 === errors;
+var valid0 = _errs22 === errors;
 }
 else {
 var valid0 = true;
