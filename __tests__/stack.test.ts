@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { inspectDomain, transformDomain } from '../lib';
 import { PassthroughError } from '../lib/errors';
 import { P2P_OFFSET_KEPLER_TO_VOLTA, P2P_OFFSET_TURING_AND_LATER } from '../lib/gpudirect/architecture';
 import { checkQemuForGpudirect, overrideStyleFor, stackWarnings, Target } from '../lib/plan/stack';
@@ -73,6 +76,26 @@ describe('placement of Turing-and-later cliques (D4h)', () => {
   ])('%j → %s', (target, want) => {
     const got = outcome(target, P2P_OFFSET_TURING_AND_LATER);
     expect(got instanceof PassthroughError ? got.code : got).toBe(want);
+  });
+});
+
+describe('a Turing-or-later card read at C8h starts on QEMU < 8.1 (real consumer cards have nothing there)', () => {
+  const domain = fs.readFileSync(path.join(__dirname, '..', 'examples', 'domain.xml'), 'utf8');
+  const plan = (offset?: string) => ({
+    target: { libvirt: '9.0.0', qemu: '7.2.0' },
+    hostdevs: [{ address: '0000:3b:00.0', alias: 'gpu0', device: '10de:249d', gpudirect: { clique: 0, ...(offset ? { offset } : {}) } }],
+  });
+
+  test('the spec\'s D4h is refused, and the message says how to read the card', () => {
+    expect(() => transformDomain(domain, plan())).toThrow(
+      expect.objectContaining({ code: 'QEMU_TOO_OLD', message: expect.stringMatching(/predict --config CAPTURE --qemu 7\.2\.0.*gpudirect\.offset: "0xc8"/) }),
+    );
+  });
+
+  test('the offset predicted from the card (C8h free) is written and recorded', () => {
+    const out = transformDomain(domain, plan('0xc8'));
+    expect(out).toMatch(/x-nv-gpudirect-clique/);
+    expect(inspectDomain(out).gpudirect['ua-gpu0']).toMatchObject({ clique: 0, capabilityOffset: '0xc8' });
   });
 });
 

@@ -185,10 +185,12 @@ export function checkQemuForGpudirect(target: Target, hostdevs: PlannedHostdev[]
     const which = target.qemuAlternateOffset === false ? 'This QEMU (target.qemuAlternateOffset: false)' : `QEMU ${target.qemu}`;
     throw new PassthroughError(
       'QEMU_TOO_OLD',
-      `${which} always puts the GPUDirect capability at C8h, where ${late.gpudirect!.architecture} GPUs ` +
-        `(Turing and later) have their MSI-X capability, so the VM would fail to start ("Failed to add NVIDIA GPUDirect cap"). ` +
-        `QEMU ${show(STACK.qemuAlternateOffset)} and later fall back to D4h: upgrade QEMU, or drop gpudirect for ${late.addressKey}. ` +
-        `A vendor build with that change backported: set target.qemuAlternateOffset: true.`,
+      `${which} always puts the GPUDirect capability at C8h, and the plan expects D4h for ${late.addressKey}, the spec's offset for ` +
+        `${late.gpudirect!.architecture} (Turing and later). On cards whose MSI-X starts at C8h (data-centre parts such as the Tesla T4) ` +
+        `that QEMU refuses to start ("Attempt to add PCI capability 11 at offset c8 overlaps existing capability c8"). ` +
+        `Read the card: \`libvirt-passthrough predict --config CAPTURE --qemu ${target.qemu ?? 'VERSION'}\`, and if it finds C8h free, ` +
+        `give gpudirect.offset: "0xc8" (\`host plan --qemu\` records it for you). Otherwise upgrade QEMU to ${show(STACK.qemuAlternateOffset)} ` +
+        `or later (it falls back to D4h), or drop gpudirect for ${late.addressKey}. A vendor build with that change backported: set target.qemuAlternateOffset: true.`,
       { path: target.qemuAlternateOffset === false ? 'target.qemuAlternateOffset' : `hostdevs[${late.index}].gpudirect` },
     );
   }
