@@ -4,7 +4,7 @@ import { inspectDomain, transformDomain } from '../lib';
 import { PassthroughError } from '../lib/errors';
 import { P2P_OFFSET_KEPLER_TO_VOLTA, P2P_OFFSET_TURING_AND_LATER } from '../lib/gpudirect/architecture';
 import { checkQemuForGpudirect, overrideStyleFor, stackWarnings, Target } from '../lib/plan/stack';
-import { PlannedHostdev } from '../lib/plan/types';
+import { Plan, PlannedHostdev } from '../lib/plan/types';
 
 // Every libvirt/QEMU pair the version rules distinguish, with what must happen (sources: STACK_SOURCES in
 // lib/plan/stack.ts, rendered in docs/gpudirect.md "Versions"). 'override' = <qemu:override>, 'set' = -set in
@@ -81,7 +81,7 @@ describe('placement of Turing-and-later cliques (D4h)', () => {
 
 describe('a Turing-or-later card read at C8h starts on QEMU < 8.1 (real consumer cards have nothing there)', () => {
   const domain = fs.readFileSync(path.join(__dirname, '..', 'examples', 'domain.xml'), 'utf8');
-  const plan = (offset?: string) => ({
+  const plan = (offset?: '0xc8'): Plan => ({
     target: { libvirt: '9.0.0', qemu: '7.2.0' },
     hostdevs: [{ address: '0000:3b:00.0', alias: 'gpu0', device: '10de:249d', gpudirect: { clique: 0, ...(offset ? { offset } : {}) } }],
   });

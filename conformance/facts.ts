@@ -2,6 +2,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import type { Element } from '@xmldom/xmldom';
 import { PASSTHROUGH_NS, QEMU_NS } from '../lib/domain/xml';
 import { formatPciAddress, pciAddressFromAttributes } from '../lib/pci/address';
+import { missingFacts } from '../lib/libvirt/kept';
 
 /**
  * What libvirt must keep of a domain, one line each: `alias NAME`, `hostdev SRC`, `hostdev SRC at
@@ -69,14 +70,7 @@ function* childList(el: Element): Generator<Element> {
   for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) yield n as Element;
 }
 
-/** Facts of `written` missing from `dumped`, plus overrides in `dumped` whose alias no device has. */
+/** Facts of `written` missing from `dumped` (both read here with xmldom, not the library's parser), plus orphan overrides. */
 export function droppedFacts(written: string, dumped: string): string[] {
-  const kept = keptFacts(dumped);
-  const keptSet = new Set(kept);
-  const dropped = keptFacts(written).filter((f) => !keptSet.has(f));
-  const aliases = new Set(kept.filter((f) => f.startsWith('alias ')).map((f) => f.slice(6)));
-  const orphans = new Set(
-    kept.filter((f) => f.startsWith('override ')).map((f) => f.split(' ')[1]).filter((alias) => !aliases.has(alias)),
-  );
-  return [...new Set(dropped), ...[...orphans].sort().map((a) => `override ${a} matches no device alias`)];
+  return missingFacts(keptFacts(written), keptFacts(dumped));
 }

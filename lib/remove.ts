@@ -10,6 +10,7 @@ import { PlanAddress } from './plan/types';
 import { readPlanAddress, validatePlan } from './plan/validate';
 import { formatPciAddress } from './pci/address';
 import { CLIQUE_PROPERTY } from './render/qemu';
+import { closest } from './suggest';
 import { metadataLines } from './render/metadata';
 
 /** Which pass-through configuration to remove: host addresses and/or aliases, or a whole plan. */
@@ -90,7 +91,7 @@ const SELECTION_KEYS = ['addresses', 'aliases'];
 function checkSelectionKeys(selection: object): asserts selection is RemoveSelection {
   for (const key of Object.keys(selection)) {
     if (SELECTION_KEYS.includes(key)) continue;
-    const near = SELECTION_KEYS.find((k) => editDistance(k, key) <= 2);
+    const near = closest(key, SELECTION_KEYS);
     throw new PassthroughError(
       'INPUT_INVALID',
       `The selection has an unknown key "${excerpt(key, 40)}"${near ? ` (did you mean "${near}"?)` : ''}; it takes addresses and aliases, or is a plan.`,
@@ -104,16 +105,6 @@ function checkSelectionKeys(selection: object): asserts selection is RemoveSelec
   if (aliases !== undefined && !(Array.isArray(aliases) && aliases.every((a) => typeof a === 'string'))) {
     throw new PassthroughError('INPUT_INVALID', 'The selection\'s aliases must be an array of strings.');
   }
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
 }
 
 /** Everything asked for must be in the domain (as a hostdev, a clique setting or a metadata entry): a typo must not pass as done. */

@@ -3,6 +3,7 @@ import { PassthroughError, excerpt } from '../errors';
 import { PciAddress, checkPciRanges, formatPciAddress, parsePciAddress } from '../pci/address';
 import generatedValidator from './plan-shape.generated';
 import { Plan, PlanAddress } from './types';
+import { closest } from '../suggest';
 
 // ajv's code for schemas/plan.schema.json, generated at build time (scripts/gen-plan-validator.js):
 // loading ajv and compiling the schema at start-up was most of the CLI's cold start.
@@ -87,27 +88,6 @@ function knownKeys(instancePath: string): string[] {
 }
 
 /** The known key nearest to a misspelt one (at most 2 edits, and fewer than half its letters), if any. */
-export function closest(word: string, candidates: string[]): string | undefined {
-  if (word.length > 64) return undefined;
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.min(2, Math.floor(word.length / 2)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = row;
-  }
-  return previous[b.length];
-}
-
 function patternHint(instancePath: string): string {
   if (/address$|guestAddress$/i.test(instancePath)) return 'a PCI address like 0000:1b:00.0 or 1b:00.0';
   if (/alias$/.test(instancePath)) return 'letters, digits, _ and -, starting with a letter, at most 63 characters';
