@@ -1,8 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassthroughError, checkHost, cliquesFromTopology, explainPlanFromHost, planFromHost, readHostCapture, readHostSnapshot, transformDomain } from '../lib';
+import * as os from 'node:os';
 import { REPO } from './helpers/paths';
+import { TURING_CAPS, VOLTA_CAPS, gpuConfig } from './helpers/config-space';
 import { BRIDGE, FakeDevice, GPU, GUIDE_CMDLINE, NIC, NPU, makeSysfs } from './helpers/sysfs';
+import { CliIo } from '../lib/cli/io';
+import { runCli } from '../lib/cli/main';
+import { ToolRunner } from '../lib/cli/stack-detect';
+import { unpackCapture, withoutSerialNumber } from '../lib/host/capture';
+import { Plan } from '../lib/plan/types';
 
 const fixture = (f: string) => fs.readFileSync(path.join(REPO, '__tests__', 'host-fixtures', f), 'utf8');
 const roots: string[] = [];
@@ -201,4 +208,114 @@ test('a huge unknown link label in nvidia-smi topo -m text is clipped in the mes
   }
   expect(message).toMatch(/^Unknown link "Q+…" between GPU0 and GPU1/);
   expect(message.length).toBeLessThan(200);
+});
+
+/** The CLI with captured output; `runTool` stands in for the local tools version detection runs, and records each call. */
+function cliIo(tools: Record<string, string> = {}) {
+  const out = { stdout: '', stderr: '', ran: [] as string[] };
+  const runTool: ToolRunner = (command, args) => {
+    out.ran.push(`${command} ${args.join(' ')}`);
+    return tools[`${command} ${args.join(' ')}`];
+  };
+  const io: CliIo = {
+    stdout: (t) => void (out.stdout += t),
+    stderr: (t) => void (out.stderr += t),
+    readStdin: () => undefined,
+    readFile: (file) => fs.readFileSync(file),
+    runTool,
+  };
+  return { io, out };
+}
+const runCaptured = (args: string[], tools?: Record<string, string>) => {
+  const { io, out } = cliIo(tools);
+  return { code: runCli(args, io), ...out };
+};
+const tempFolder = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-hostcfg-'));
+  roots.push(dir);
+  return dir;
+};
+
+// Synthetic config spaces (helpers/config-space.ts): a T4-like card has MSI-X at C8h, so QEMU >= 8.1 moves the
+// GPUDirect capability to D4h; on a consumer Turing card C8h is free and QEMU uses it.
+const T4 = gpuConfig(TURING_CAPS, { device: 0x1eb8 });
+const CONSUMER_TURING = gpuConfig(VOLTA_CAPS, { device: 0x1e93 });
+const GPU_PATHS = [['pci0000:00', '0000:00:02.0', '0000:3b:00.0'], ['pci0000:00', '0000:00:02.0', '0000:3c:00.0']];
+/** Two GPUs on one root port and a NIC with config space of its own. */
+const gpuHost = (device: number, config: Uint8Array | undefined) =>
+  host({
+    devices: [
+      ...GPU_PATHS.map((p) => gpu(p, 0, { device, config })),
+      { path: ['pci0000:00', '0000:00:03.0', '0000:5e:00.0'], vendor: 0x15b3, device: 0x1017, classCode: NIC, numa: 0, config: new Uint8Array(256).fill(0x5a) },
+    ],
+  });
+
+describe('host capture keeps each NVIDIA GPU\'s config space; host plan --qemu predicts from the tar as from the tree', () => {
+  test.each([
+    ['T4-like (MSI-X at C8h)', 0x1eb8, T4, '0xd4'],
+    ['consumer Turing (C8h free)', 0x1e93, CONSUMER_TURING, '0xc8'],
+  ] as const)('%s: the same offsets from the tar as from the tree', (_name, device, config, offset) => {
+    const root = gpuHost(device, config);
+    const tar = path.join(tempFolder(), 'host.tar');
+    const capture = runCaptured(['host', 'capture', tar, '--sysfs', root]);
+    expect(capture.code).toBe(0);
+    expect(capture.stderr).not.toMatch(/warning/);
+    const fromTar = runCaptured(['host', 'plan', '--gpus', 'all', '--qemu', '8.2.0', '--sysfs', tar]);
+    const fromTree = runCaptured(['host', 'plan', '--gpus', 'all', '--qemu', '8.2.0', '--sysfs', root]);
+    expect(fromTar.code).toBe(0);
+    const plan = JSON.parse(fromTar.stdout) as Plan;
+    expect(plan).toEqual(JSON.parse(fromTree.stdout));
+    expect(plan.hostdevs.map((h) => h.gpudirect)).toEqual([{ clique: 0, offset }, { clique: 0, offset }]);
+    expect(fromTar.stderr).toContain(`0000:3b:00.0: QEMU 8.2.0 puts the GPUDirect capability at ${offset}`);
+    expect(fromTar.stderr).toBe(fromTree.stderr);
+  });
+
+  test('only the GPUs\' config is copied, whole, with the Device Serial Number zeroed', () => {
+    // A PCIe config space (4 KiB) whose extended list holds AER at 100h, then the DSN (ID 0003h) at 140h.
+    const config = gpuConfig(TURING_CAPS, { device: 0x1eb8, size: 4096 });
+    config.set([0x01, 0x00, 0x02, 0x14], 0x100); // AER, version 2, next 140h
+    config.set([0x03, 0x00, 0x01, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88], 0x140);
+    const tar = path.join(tempFolder(), 'host.tar');
+    expect(runCaptured(['host', 'capture', tar, '--sysfs', gpuHost(0x1eb8, config)]).code).toBe(0);
+    const dir = unpackCapture(tar);
+    roots.push(dir);
+    const captured = (address: string) => {
+      const file = path.join(dir, 'sys', 'bus', 'pci', 'devices', address, 'config');
+      return fs.existsSync(file) ? Uint8Array.from(fs.readFileSync(file)) : undefined;
+    };
+    const expected = Uint8Array.from(config);
+    expected.fill(0, 0x144, 0x14c);
+    expect(captured('0000:3b:00.0')).toEqual(expected);
+    expect(captured('0000:3c:00.0')).toEqual(expected);
+    expect(captured('0000:5e:00.0')).toBeUndefined();
+  });
+
+  test.each([
+    ['no extended capabilities (256 bytes): unchanged', (c: Uint8Array) => c, 256, []],
+    ['DSN first in the list', (c: Uint8Array) => c.set([0x03, 0x00, 0x01, 0x00, 1, 2, 3, 4, 5, 6, 7, 8], 0x100), 4096, [[0x104, 0x10c]]],
+    ['a list that points back at itself ends', (c: Uint8Array) => c.set([0x01, 0x00, 0x02, 0x10], 0x100), 4096, []],
+    ['an all-ones list (no such device) is left alone', (c: Uint8Array) => c.fill(0xff, 0x100), 4096, []],
+  ] as const)('withoutSerialNumber: %s', (_name, edit, size, zeroed) => {
+    const config = gpuConfig(TURING_CAPS, { size });
+    edit(config);
+    const expected = Uint8Array.from(config);
+    for (const [from, to] of zeroed) expected.fill(0, from, to);
+    expect(withoutSerialNumber(config)).toEqual(expected);
+  });
+
+  test('a capture without config files (made before host capture copied them) still plans, keeping the spec\'s offset', () => {
+    const tar = path.join(tempFolder(), 'old.tar');
+    expect(runCaptured(['host', 'capture', tar, '--sysfs', gpuHost(0x1eb8, undefined)]).code).toBe(0);
+    const r = runCaptured(['host', 'plan', '--gpus', 'all', '--qemu', '8.2.0', '--sysfs', tar]);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as Plan).hostdevs.map((h) => h.gpudirect)).toEqual([{ clique: 0 }, { clique: 0 }]);
+    expect(r.stderr).toMatch(/0000:3b:00.0: no config space in the snapshot \(older host captures did not copy it\)/);
+  });
+
+  test('a capture made without root (64-byte config) warns that it cannot predict the offset', () => {
+    const tar = path.join(tempFolder(), 'user.tar');
+    const r = runCaptured(['host', 'capture', tar, '--sysfs', gpuHost(0x1eb8, T4.subarray(0, 64))]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: only the 64-byte header of 0000:3b:00.0, 0000:3c:00.0's config space could be read \(not root\?\)/);
+  });
 });

@@ -12,6 +12,8 @@ export interface FakeDevice {
   driver?: string;
   group?: string;
   bars?: number[];
+  /** The sysfs `config` file; absent: none (as in captures made before host capture copied it). */
+  config?: Uint8Array;
 }
 
 export interface FakeHost {
@@ -48,6 +50,7 @@ export function makeSysfs(host: FakeHost): string {
       const start = 0x100000000 * (i + 1);
       return size ? `${hex(start, 16)} ${hex(start + size - 1, 16)} 0x000000000014220c` : '0x0000000000000000 0x0000000000000000 0x0000000000000000';
     }).join('\n') + '\n');
+    if (d.config) fs.writeFileSync(path.join(dir, 'config'), d.config);
     fs.symlinkSync(path.relative(bus, dir), path.join(bus, address));
     if (d.driver) fs.symlinkSync(`../../../../bus/pci/drivers/${d.driver}`, path.join(dir, 'driver'));
     if (host.iommu !== false) {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { excerpt } from '../errors';
-import { captureHost, readHostCapture } from '../host/capture';
+import { FULL_CONFIG_BYTES, captureHost, readHostCapture } from '../host/capture';
 import { checkHost } from '../host/check';
 import { cliquesFromTopology } from '../host/cliques';
 import { explainPlanFromHost } from '../host/plan';
@@ -21,7 +21,8 @@ plan     a plan for transform: the selected GPUs with GPUDirect cliques from the
          (sysfs; or nvidia-smi topo -m text with --topo/--bus-ids, or live nvidia-smi when present),
          and the selected accelerators. With --qemu VERSION, each GPU's capability offset is predicted
          from its sysfs config (as predict does) and recorded. Reasons go to standard error.
-capture  what check and plan read from this host, as a tar file to attach to a bug report.
+capture  what check and plan read from this host, as a tar file to attach to a bug report; run it
+         as root, so it holds each NVIDIA GPU's full config space (serial numbers zeroed).
 Reads the live /sys and /proc unless --sysfs names a capture.
 
 Example:
@@ -70,8 +71,15 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
   if (sub === 'capture') {
     if (rest.length !== 1) throw new UsageError('host capture takes one OUT.tar');
     if (fs.existsSync(rest[0]) && fs.statSync(rest[0]).isDirectory()) throw new UsageError(`host capture writes a tar file; ${excerpt(rest[0], 200)} is a folder`);
-    const { files } = captureHost(rest[0], typeof values.sysfs === 'string' ? values.sysfs : '/');
+    const { files, configs } = captureHost(rest[0], typeof values.sysfs === 'string' ? values.sysfs : '/');
     io.stderr(`wrote ${rest[0]} (${files} files)\n`);
+    const short = Object.entries(configs).filter(([, bytes]) => bytes < FULL_CONFIG_BYTES).map(([address]) => address);
+    if (short.length) {
+      io.stderr(
+        `warning: only the ${Math.min(...short.map((a) => configs[a]))}-byte header of ${short.join(', ')}'s config space could be read (not root?): ` +
+          `host plan --qemu cannot predict the GPUDirect offset from this capture; run host capture as root\n`,
+      );
+    }
     return 0;
   }
   if (sub !== undefined && rest.length > 0) throw new UsageError(`host ${sub} takes no arguments, only options (got '${excerpt(rest[0])}')`);

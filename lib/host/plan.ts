@@ -88,7 +88,10 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
 function predictedOffset(gpu: HostPciDevice, qemu: string | undefined, reasons: string[]): '0xc8' | '0xd4' | undefined | null {
   if (qemu !== undefined) parseQemuVersion(qemu);
   if (!gpu.config) {
-    reasons.push(`${gpu.address}: no config space in the snapshot; the offset recorded is the spec's (run host plan on the host itself to predict QEMU's)`);
+    reasons.push(
+      `${gpu.address}: no config space in the snapshot (older host captures did not copy it); the offset recorded is the spec's ` +
+        `(capture again as root, or run host plan on the host itself, to predict QEMU's)`,
+    );
     return undefined;
   }
   let p;

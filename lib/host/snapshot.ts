@@ -97,7 +97,7 @@ function readDevice(dir: string, address: string, sysDevices: string): HostPciDe
   return device;
 }
 
-export const isNvidiaGpu = (d: HostPciDevice) => d.vendor === PCI_VENDOR_NVIDIA && d.classCode >> 16 === 0x03;
+export const isNvidiaGpu = (d: Pick<HostPciDevice, 'vendor' | 'classCode'>) => d.vendor === PCI_VENDOR_NVIDIA && d.classCode >> 16 === 0x03;
 export const isBridge = (d: HostPciDevice) => d.classCode >> 16 === 0x06;
 /** Processing accelerators (class 12h), like the NPU guide's 1eff:1220. */
 export const isAccelerator = (d: HostPciDevice) => d.classCode >> 16 === 0x12;
