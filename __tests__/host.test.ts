@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import { REPO } from './helpers/paths';
 import { TURING_CAPS, VOLTA_CAPS, gpuConfig } from './helpers/config-space';
 import { BRIDGE, FakeDevice, GPU, GUIDE_CMDLINE, NIC, NPU, makeSysfs } from './helpers/sysfs';
+import { runHost } from '../lib/cli/host-commands';
 import { CliIo } from '../lib/cli/io';
 import { runCli } from '../lib/cli/main';
 import { ToolRunner } from '../lib/cli/stack-detect';
@@ -265,6 +266,7 @@ describe('host capture keeps each NVIDIA GPU\'s config space; host plan --qemu p
     expect(fromTar.code).toBe(0);
     const plan = JSON.parse(fromTar.stdout) as Plan;
     expect(plan).toEqual(JSON.parse(fromTree.stdout));
+    expect(plan.target).toEqual({ qemu: '8.2.0' });
     expect(plan.hostdevs.map((h) => h.gpudirect)).toEqual([{ clique: 0, offset }, { clique: 0, offset }]);
     expect(fromTar.stderr).toContain(`0000:3b:00.0: QEMU 8.2.0 puts the GPUDirect capability at ${offset}`);
     expect(fromTar.stderr).toBe(fromTree.stderr);
@@ -317,5 +319,60 @@ describe('host capture keeps each NVIDIA GPU\'s config space; host plan --qemu p
     const r = runCaptured(['host', 'capture', tar, '--sysfs', gpuHost(0x1eb8, T4.subarray(0, 64))]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: only the 64-byte header of 0000:3b:00.0, 0000:3c:00.0's config space could be read \(not root\?\)/);
+  });
+});
+
+describe('host plan targets a QEMU: --qemu, else the live host\'s own, never this machine\'s for a capture', () => {
+  const QEMU = (version: string) => ({ 'qemu-system-x86_64 --version': `QEMU emulator version ${version} (Debian)\nCopyright (c) 2003-2023 Fabrice Bellard and the QEMU Project developers\n` });
+  test.each<[string, Record<string, unknown>, 'live' | 'capture', Record<string, string>, string, string | undefined, (string | undefined)[] | 'no clique', string[]]>([
+    ['live host, QEMU 8.2.2 found', {}, 'live', QEMU('8.2.2'), 'target: QEMU 8.2.2 (from qemu-system-x86_64 --version)', '8.2.2', ['0xd4', '0xd4'], ['qemu-system-x86_64 --version']],
+    ['live host, QEMU 7.2.22 found: the T4-like card gets no clique', {}, 'live', QEMU('7.2.22'), 'target: QEMU 7.2.22 (from qemu-system-x86_64 --version)', '7.2.22', 'no clique', ['qemu-system-x86_64 --version']],
+    ['live host, --qemu wins and nothing runs', { qemu: '10.0.0' }, 'live', QEMU('7.2.22'), 'target: QEMU 10.0.0 (from --qemu)', '10.0.0', ['0xd4', '0xd4'], []],
+    ['live host, --no-detect', { 'no-detect': true }, 'live', QEMU('8.2.2'), 'target: QEMU unknown (--no-detect; give --qemu VERSION)', undefined, [undefined, undefined], []],
+    ['live host, no QEMU installed', {}, 'live', {}, 'target: QEMU unknown (qemu-system-x86_64 not found here; give --qemu VERSION)', undefined, [undefined, undefined], ['qemu-system-x86_64 --version']],
+    ['a capture: this machine\'s QEMU is not asked', {}, 'capture', QEMU('8.2.2'), "target: QEMU unknown (not read from this machine: the capture's host may run another QEMU; give --qemu VERSION, its qemu-system-x86_64 --version)", undefined, [undefined, undefined], []],
+    ['a capture with --qemu', { qemu: '8.2' }, 'capture', QEMU('7.2.22'), 'target: QEMU 8.2 (from --qemu)', '8.2.0', ['0xd4', '0xd4'], []],
+  ])('%s', (_name, flags, source, tools, said, target, offsets, ran) => {
+    const root = gpuHost(0x1eb8, T4);
+    const { io, out } = cliIo(tools);
+    const values = { gpus: 'all', ...flags, ...(source === 'capture' ? { sysfs: root } : {}) };
+    expect(runHost(values, ['plan'], io, root)).toBe(0);
+    const plan = JSON.parse(out.stdout) as Plan;
+    expect(out.stderr.split('\n')[0]).toBe(said);
+    expect(plan.target?.qemu).toBe(target);
+    expect(plan.hostdevs.map((h) => h.gpudirect?.offset)).toEqual(offsets === 'no clique' ? [undefined, undefined] : offsets);
+    if (offsets === 'no clique') expect(plan.hostdevs.map((h) => h.gpudirect)).toEqual([undefined, undefined]);
+    expect(out.ran).toEqual(ran);
+  });
+
+  test('accelerators only: no QEMU is asked for, none recorded', () => {
+    const root = host({ devices: [{ path: ['pci0000:00', '0000:00:01.0', '0000:1b:00.0'], vendor: 0x1eff, device: 0x1220, classCode: NPU, numa: 0 }] });
+    const { io, out } = cliIo(QEMU('8.2.2'));
+    expect(runHost({ npus: 'all' }, ['plan'], io, root)).toBe(0);
+    expect(JSON.parse(out.stdout).target).toBeUndefined();
+    expect(out.stderr).not.toMatch(/target:/);
+    expect(out.ran).toEqual([]);
+  });
+
+  test('--no-detect is an option of host plan, and a bad --qemu is refused before anything is said', () => {
+    const tar = path.join(tempFolder(), 'host.tar');
+    expect(runCaptured(['host', 'capture', tar, '--sysfs', gpuHost(0x1eb8, T4)]).code).toBe(0);
+    expect(runCaptured(['host', 'plan', '--gpus', 'all', '--sysfs', tar, '--no-detect']).code).toBe(0);
+    const bad = runCaptured(['host', 'plan', '--gpus', 'all', '--sysfs', tar, '--qemu', 'seven']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^[^\n]*INPUT_INVALID: "seven" is not a QEMU version[^\n]*\n$/);
+  });
+
+  test('transform checks against the QEMU the plan was made for, not the one where it runs', () => {
+    const root = gpuHost(0x1e93, CONSUMER_TURING);
+    const planned = cliIo(QEMU('7.2.22'));
+    expect(runHost({ gpus: 'all' }, ['plan'], planned.io, root)).toBe(0);
+    const planFile = path.join(tempFolder(), 'plan.json');
+    fs.writeFileSync(planFile, planned.out.stdout);
+    expect(JSON.parse(planned.out.stdout).hostdevs[0].gpudirect).toEqual({ clique: 0, offset: '0xc8' });
+    const r = runCaptured(['transform', '--plan', planFile, path.join(REPO, 'examples', 'domain.xml')], { ...QEMU('10.0.0'), 'virsh --version': '9.0.0\n' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^target: libvirt 9.0.0 \(from virsh --version\), QEMU 7.2.22 \(from the plan\)\n/);
+    expect(r.stdout).toMatch(/x-nv-gpudirect-clique/);
   });
 });

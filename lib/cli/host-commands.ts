@@ -5,22 +5,27 @@ import { FULL_CONFIG_BYTES, captureHost, readHostCapture } from '../host/capture
 import { checkHost } from '../host/check';
 import { cliquesFromTopology } from '../host/cliques';
 import { explainPlanFromHost } from '../host/plan';
+import { parseQemuVersion } from '../gpudirect/placement';
 import { HostSnapshot, isAccelerator, isNvidiaGpu, readHostSnapshot } from '../host/snapshot';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
 import { CliquePolicy } from '../host/topology';
 import { CliFailure, CliIo, UsageError, readText } from './io';
+import { FoundVersion, ToolRunner, chooseTarget, runLocalTool } from './stack-detect';
 
 export const HOST_HELP = `Usage: libvirt-passthrough host check [--devices ADDR,…] [--sysfs DIR|FILE.tar] [--json]
        libvirt-passthrough host plan --gpus all|ADDR,… [--npus all|ADDR,…] [--policy socket|host-bridge|switch]
-                                     [--topo FILE --bus-ids FILE] [--sysfs DIR|FILE.tar] [--qemu VERSION]
+                                     [--topo FILE --bus-ids FILE] [--sysfs DIR|FILE.tar] [--qemu VERSION] [--no-detect]
        libvirt-passthrough host capture OUT.tar
 
 check    the host against the NPU guide: IOMMU on, the recommended kernel parameters, and for each
          device: present, alone in its IOMMU group, which driver holds it. Exit 1 on an error finding.
 plan     a plan for transform: the selected GPUs with GPUDirect cliques from the PCIe topology
          (sysfs; or nvidia-smi topo -m text with --topo/--bus-ids, or live nvidia-smi when present),
-         and the selected accelerators. With --qemu VERSION, each GPU's capability offset is predicted
-         from its sysfs config (as predict does) and recorded. Reasons go to standard error.
+         and the selected accelerators. Each GPU's capability offset is predicted from its sysfs
+         config (as predict does) for the QEMU the plan targets, recorded with it as target.qemu:
+         --qemu VERSION, else on the live host qemu-system-x86_64 --version (not with --sysfs: the
+         capture's host may run another QEMU; not with --no-detect). Without a QEMU the offset is
+         recorded only where every QEMU agrees. Which QEMU was used, and reasons, go to standard error.
 capture  what check and plan read from this host, as a tar file to attach to a bug report; run it
          as root, so it holds each NVIDIA GPU's full config space (serial numbers zeroed).
 Reads the live /sys and /proc unless --sysfs names a capture.
@@ -30,8 +35,8 @@ Example:
   libvirt-passthrough host plan --gpus all --npus all > plan.json
 `;
 
-function readSnapshot(source: unknown): HostSnapshot {
-  return typeof source === 'string' ? readHostCapture(source) : readHostSnapshot('/');
+function readSnapshot(source: unknown, liveRoot: string): HostSnapshot {
+  return typeof source === 'string' ? readHostCapture(source) : readHostSnapshot(liveRoot);
 }
 
 const list = (v: unknown): 'all' | string[] | undefined => (typeof v !== 'string' ? undefined : v === 'all' ? 'all' : v.split(',').map((s) => s.trim()).filter(Boolean));
@@ -66,12 +71,37 @@ function liveNvidiaSmi(): { topo: string; busIds: string } | undefined {
   return topo.status === 0 && ids.status === 0 ? { topo: topo.stdout, busIds: ids.stdout } : undefined;
 }
 
-export function runHost(values: Record<string, unknown>, positionals: string[], io: CliIo): number {
+/**
+ * The QEMU a host plan targets: --qemu, else (on the live host, unless --no-detect) the local QEMU, the way
+ * transform detects it. A capture may come from another machine, so the QEMU here is not its QEMU. `said`:
+ * the line for standard error, which version it used and from where, or why none.
+ */
+export function qemuTarget(values: Record<string, unknown>, io: CliIo): { found?: FoundVersion; said?: string } {
+  const flag = typeof values.qemu === 'string' ? values.qemu : undefined;
+  if (flag === undefined && values.gpus === undefined) return {}; // accelerators only: no offset to predict
+  const fromCapture = values.sysfs !== undefined;
+  const detect = !values['no-detect'] && !fromCapture && flag === undefined;
+  // Only QEMU's version decides the offsets; libvirt's is read where the plan is transformed.
+  const run = io.runTool ?? runLocalTool;
+  const qemuOnly: ToolRunner = (command, args) => (command.startsWith('qemu-') ? run(command, args) : undefined);
+  const found = chooseTarget({ hostdevs: [] }, { qemu: flag, detect }, qemuOnly).choice.qemu;
+  const why = found
+    ? `QEMU ${found.version} (from ${found.source})`
+    : fromCapture
+      ? 'QEMU unknown (not read from this machine: the capture\'s host may run another QEMU; give --qemu VERSION, its qemu-system-x86_64 --version)'
+      : values['no-detect']
+        ? 'QEMU unknown (--no-detect; give --qemu VERSION)'
+        : 'QEMU unknown (qemu-system-x86_64 not found here; give --qemu VERSION)';
+  return { found, said: `target: ${why}` };
+}
+
+/** `liveRoot`: where the live host's /sys and /proc are (tests give a fake tree). */
+export function runHost(values: Record<string, unknown>, positionals: string[], io: CliIo, liveRoot = '/'): number {
   const [sub, ...rest] = positionals;
   if (sub === 'capture') {
     if (rest.length !== 1) throw new UsageError('host capture takes one OUT.tar');
     if (fs.existsSync(rest[0]) && fs.statSync(rest[0]).isDirectory()) throw new UsageError(`host capture writes a tar file; ${excerpt(rest[0], 200)} is a folder`);
-    const { files, configs } = captureHost(rest[0], typeof values.sysfs === 'string' ? values.sysfs : '/');
+    const { files, configs } = captureHost(rest[0], typeof values.sysfs === 'string' ? values.sysfs : liveRoot);
     io.stderr(`wrote ${rest[0]} (${files} files)\n`);
     const short = Object.entries(configs).filter(([, bytes]) => bytes < FULL_CONFIG_BYTES).map(([address]) => address);
     if (short.length) {
@@ -86,7 +116,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
   if (sub === 'check') {
     const devices = list(values.devices);
     if (devices === 'all') throw new UsageError('--devices takes PCI addresses, not all');
-    const findings = checkHost(readSnapshot(values.sysfs), addresses('--devices', devices ?? []));
+    const findings = checkHost(readSnapshot(values.sysfs, liveRoot), addresses('--devices', devices ?? []));
     if (values.json) io.stdout(JSON.stringify(findings, null, 2) + '\n');
     else for (const f of findings) io.stdout(`${f.level.toUpperCase().padEnd(7)} ${f.what}\n        why: ${f.why}\n${f.fix ? `        fix: ${f.fix}\n` : ''}`);
     return findings.some((f) => f.level === 'error') ? 1 : 0;
@@ -96,14 +126,15 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     const policy = values.policy as CliquePolicy | undefined;
     if (policy !== undefined && !['socket', 'host-bridge', 'switch'].includes(policy)) throw new UsageError(`unknown --policy '${excerpt(String(policy))}': use socket, host-bridge or switch`);
     if (values['bus-ids'] !== undefined && values.topo === undefined) throw new UsageError('--bus-ids goes with --topo');
-    const qemu = typeof values.qemu === 'string' ? values.qemu : undefined;
-    const snapshot = readSnapshot(values.sysfs);
+    if (typeof values.qemu === 'string') parseQemuVersion(values.qemu);
+    const snapshot = readSnapshot(values.sysfs, liveRoot);
     const gpus = selected('--gpus', values.gpus, snapshot);
     const npus = selected('--npus', values.npus, snapshot);
+    const qemu = qemuTarget(values, io);
     for (const [option, which, isKind, kind] of [['--gpus', gpus, isNvidiaGpu, 'NVIDIA GPUs'], ['--npus', npus, isAccelerator, 'accelerators']] as const) {
       if (which === 'all' && !snapshot.devices.some(isKind)) io.stderr(`${option} all: no ${kind} found on this host\n`);
     }
-    const { plan, reasons } = explainPlanFromHost(snapshot, { gpus, npus, policy, qemu });
+    const { plan, reasons } = explainPlanFromHost(snapshot, { gpus, npus, policy, qemu: qemu.found?.version });
     if (plan.hostdevs.length === 0) throw new CliFailure('no GPUs or accelerators found to plan: nothing to write');
     const topo = typeof values.topo === 'string'
       ? { topo: readSmall(io, values.topo, 'topology'), busIds: typeof values['bus-ids'] === 'string' ? readSmall(io, values['bus-ids'], 'bus ID list') : undefined }
@@ -114,7 +145,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
       reasons.splice(0, reasons.length, ...fromSmi.reasons);
     }
     io.stdout(JSON.stringify(plan, null, 2) + '\n');
-    for (const r of reasons) io.stderr(`${r}\n`);
+    for (const r of qemu.said ? [qemu.said, ...reasons] : reasons) io.stderr(`${r}\n`);
     return 0;
   }
   throw new UsageError(`unknown host command '${sub ?? ''}': use check, plan or capture`);

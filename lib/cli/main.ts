@@ -208,7 +208,7 @@ Example (in the guest, with the domain XML copied in):
     options: {
       devices: { type: 'string' }, sysfs: { type: 'string' }, json: { type: 'boolean' }, gpus: { type: 'string' },
       npus: { type: 'string' }, policy: { type: 'string' }, topo: { type: 'string' }, 'bus-ids': { type: 'string' },
-      qemu: { type: 'string' },
+      qemu: { type: 'string' }, 'no-detect': { type: 'boolean' },
     },
     run: ({ values, positionals }, io) => hostCommands().runHost(values, positionals, io),
   },

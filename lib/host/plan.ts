@@ -49,6 +49,7 @@ export function planFromHost(snapshot: HostSnapshot, selection: HostSelection): 
 
 /** planFromHost plus the reason for each clique decision. */
 export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan; reasons: string[] } {
+  const qemu = selection.qemu === undefined ? undefined : parseQemuVersion(selection.qemu).join('.');
   const pick = (which: 'all' | string[] | undefined, isKind: (d: (typeof snapshot.devices)[number]) => boolean) => {
     if (which === undefined) return [];
     if (which === 'all') return snapshot.devices.filter(isKind);
@@ -66,14 +67,15 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
       const entry: PlanHostdev = { address: g.address, alias: `gpu${i}`, device: `${hex4(g.vendor)}:${hex4(g.device)}` };
       const known = lookupNvidiaDevice({ vendor: g.vendor, device: g.device });
       if (cliques[g.address] !== undefined && known?.isGpu) {
-        const offset = predictedOffset(g, selection.qemu, reasons);
+        const offset = predictedOffset(g, qemu, reasons);
         if (offset !== null) entry.gpudirect = { clique: cliques[g.address], ...(offset ? { offset } : {}) };
       } else if (isNvidiaGpu(g)) reasons.push(`${g.address}: ${hex4(g.vendor)}:${hex4(g.device)} is not in the NVIDIA device table; no clique (add "architecture" by hand)`);
       return entry;
     }),
     ...npus.map((n, i): PlanHostdev => ({ address: n.address, alias: `npu${i}`, device: `${hex4(n.vendor)}:${hex4(n.device)}` })),
   ];
-  const plan: Plan = { hostdevs };
+  // The offsets were predicted for this QEMU: transform checks the plan against it, not against its own machine's.
+  const plan: Plan = { ...(qemu !== undefined ? { target: { qemu } } : {}), hostdevs };
   const window = mmioWindowFor(gpus);
   if (window.needed) plan.mmio = { window64GiB: window.GiB };
   reasons.push(window.reason);
@@ -86,7 +88,6 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
  * when QEMU would refuse to start with a clique (the GPU then gets none, and the reason says why).
  */
 function predictedOffset(gpu: HostPciDevice, qemu: string | undefined, reasons: string[]): '0xc8' | '0xd4' | undefined | null {
-  if (qemu !== undefined) parseQemuVersion(qemu);
   if (!gpu.config) {
     reasons.push(
       `${gpu.address}: no config space in the snapshot (older host captures did not copy it); the offset recorded is the spec's ` +
