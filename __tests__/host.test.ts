@@ -345,6 +345,16 @@ describe('host plan targets a QEMU: --qemu, else the live host\'s own, never thi
     expect(out.ran).toEqual(ran);
   });
 
+  test('cliques from nvidia-smi topo -m replace only the topology reasons: the offset and MMIO reasons stay', () => {
+    const root = gpuHost(0x1eb8, T4);
+    const topo = path.join(tempFolder(), 'topo.txt');
+    fs.writeFileSync(topo, '\tGPU0\tGPU1\nGPU0\t X \tPIX\nGPU1\tPIX\t X \n');
+    const { io, out } = cliIo();
+    expect(runHost({ gpus: 'all', qemu: '8.2.0', topo }, ['plan'], io, root)).toBe(0);
+    expect(out.stderr).toMatch(/QEMU 8\.2\.0 puts the GPUDirect capability at 0xd4/);
+    expect(out.stderr).toMatch(/64-bit|MMIO|window/i);
+  });
+
   test('accelerators only: no QEMU is asked for, none recorded', () => {
     const root = host({ devices: [{ path: ['pci0000:00', '0000:00:01.0', '0000:1b:00.0'], vendor: 0x1eff, device: 0x1220, classCode: NPU, numa: 0 }] });
     const { io, out } = cliIo(QEMU('8.2.2'));

@@ -134,7 +134,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     for (const [option, which, isKind, kind] of [['--gpus', gpus, isNvidiaGpu, 'NVIDIA GPUs'], ['--npus', npus, isAccelerator, 'accelerators']] as const) {
       if (which === 'all' && !snapshot.devices.some(isKind)) io.stderr(`${option} all: no ${kind} found on this host\n`);
     }
-    const { plan, reasons } = explainPlanFromHost(snapshot, { gpus, npus, policy, qemu: qemu.found?.version });
+    const { plan, reasons, topologyReasons } = explainPlanFromHost(snapshot, { gpus, npus, policy, qemu: qemu.found?.version });
     if (plan.hostdevs.length === 0) throw new CliFailure('no GPUs or accelerators found to plan: nothing to write');
     const topo = typeof values.topo === 'string'
       ? { topo: readSmall(io, values.topo, 'topology'), busIds: typeof values['bus-ids'] === 'string' ? readSmall(io, values['bus-ids'], 'bus ID list') : undefined }
@@ -142,7 +142,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     if (topo) {
       const fromSmi = cliquesFromTopology({ ...topo, policy });
       for (const h of plan.hostdevs) if (h.gpudirect && fromSmi.cliques[String(h.address)] !== undefined) h.gpudirect.clique = fromSmi.cliques[String(h.address)];
-      reasons.splice(0, reasons.length, ...fromSmi.reasons);
+      reasons.splice(0, topologyReasons, ...fromSmi.reasons); // the offset and MMIO reasons stay
     }
     io.stdout(JSON.stringify(plan, null, 2) + '\n');
     for (const r of qemu.said ? [qemu.said, ...reasons] : reasons) io.stderr(`${r}\n`);

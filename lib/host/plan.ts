@@ -48,7 +48,11 @@ export function planFromHost(snapshot: HostSnapshot, selection: HostSelection): 
 }
 
 /** planFromHost plus the reason for each clique decision. */
-export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan; reasons: string[] } {
+/**
+ * The plan and why it is so. `topologyReasons` are the leading entries of `reasons` that explain the cliques, so a
+ * caller that takes its cliques from elsewhere (nvidia-smi) can replace just those.
+ */
+export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan; reasons: string[]; topologyReasons: number } {
   const qemu = selection.qemu === undefined ? undefined : parseQemuVersion(selection.qemu).join('.');
   const pick = (which: 'all' | string[] | undefined, isKind: (d: (typeof snapshot.devices)[number]) => boolean) => {
     if (which === undefined) return [];
@@ -62,6 +66,7 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
   const gpus = pick(selection.gpus, isNvidiaGpu);
   const npus = pick(selection.npus, isAccelerator);
   const { cliques, reasons } = cliquesFromTopology({ sysfs: snapshot, gpus: gpus.filter(isNvidiaGpu).map((g) => g.address), policy: selection.policy });
+  const topologyReasons = reasons.length;
   const hostdevs: PlanHostdev[] = [
     ...gpus.map((g, i): PlanHostdev => {
       const entry: PlanHostdev = { address: g.address, alias: `gpu${i}`, device: `${hex4(g.vendor)}:${hex4(g.device)}` };
@@ -79,7 +84,7 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
   const window = mmioWindowFor(gpus);
   if (window.needed) plan.mmio = { window64GiB: window.GiB };
   reasons.push(window.reason);
-  return { plan, reasons };
+  return { plan, reasons, topologyReasons };
 }
 
 /**
