@@ -145,6 +145,10 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     ['ampere-rtxa6000-supermicro-as4124gs.lspci-vvnn.txt', undefined, 'ampere', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
     ['ada-mobile-rtx4070-razer-blade14.lspci-vvnn.txt', undefined, 'ada', ['60', '68', '78', 'b4'], 0xc8, 0xc8, 0xd4, true],
     ['blackwell-gb10-nixpkgs-pr527847.lspci-vvv.txt', undefined, 'blackwell', ['40', '48', '60'], 0xc8, 0xc8, 0xd4, false],
+    // Data-centre cards with MSI-X at C8h: QEMU >= 8.1 moves to D4h, QEMU < 8.1 refuses to start
+    ['turing-t4-host-cuda-notes.lspci-vv.txt', undefined, 'turing', ['60', '68', '78', 'c8'], 0xd4, null, 0xd4, true],
+    ['ada-l20-msix-pba-notes.lspci-vvs.txt', undefined, 'ada', ['60', '68', '78', 'b4', 'c8'], 0xd4, null, 0xd4, true],
+    ['ampere-a30-cloud-hypervisor-issue5251.lspci-vv-nn.txt', undefined, 'ampere', ['60', '68', '78'], 0xc8, 0xc8, 0xd4, false],
   ] as const)('%s (%s): %s', (file, address, arch, caps, modern, legacy, recommended, complete) => {
     const reading = readConfigSpace(capture(file), { address });
     expect(reading.source).toBe('text');
@@ -157,6 +161,17 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     expect(p.agrees).toBe(modern === recommended);
     if (!p.agrees) expect(p.meaning).toMatch(/NVIDIA's spec recommends 0xd4/);
     if (!complete) expect(p.warnings.join()).toMatch(/may stop before the capability list does/);
+  });
+
+  test('T4 inside a cloud VM (lspci -vnn): an 8-byte vendor capability at D4h right after MSI-X at C8h, as QEMU >= 8.1 places GPUDirect', () => {
+    const guest = readConfigSpace(capture('turing-t4-cloud-guest-centos-notes.lspci-vnn.txt'));
+    expect(guest).toMatchObject({ address: '00:0c.0', vendor: 0x10de, device: 0x1eb8, source: 'text', complete: true });
+    expect(starts(guest.capabilities)).toEqual(['60', '68', '78', 'c8', 'd4']);
+    expect(guest.capabilities.find((c) => c.offset === 0xd4)).toMatchObject({ id: 0x09, length: 8, lengthSource: 'text' });
+    // Passing this guest's GPU through once more: both offsets are taken, no QEMU can add another one
+    const p = predictP2PPlacement(guest, '8.2.0');
+    expect(p.qemu81.error).toMatch(/invalid config space/);
+    expect(p.qemuBefore81.error).toMatch(/overlaps existing capability c8/);
   });
 
   test('Hopper H20 (nvtrust #128): the block without a header still reads; the cut one is refused, not guessed', () => {
