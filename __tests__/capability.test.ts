@@ -149,6 +149,7 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     ['turing-t4-host-cuda-notes.lspci-vv.txt', undefined, 'turing', ['60', '68', '78', 'c8'], 0xd4, null, 0xd4, true],
     ['ada-l20-msix-pba-notes.lspci-vvs.txt', undefined, 'ada', ['60', '68', '78', 'b4', 'c8'], 0xd4, null, 0xd4, true],
     ['ampere-a30-cloud-hypervisor-issue5251.lspci-vv-nn.txt', undefined, 'ampere', ['60', '68', '78'], 0xc8, 0xc8, 0xd4, false],
+    ['ampere-a10-stevescargall-blog.lspci-vvv.txt', undefined, 'ampere', ['60', '68', '78'], 0xc8, 0xc8, 0xd4, false],
   ] as const)('%s (%s): %s', (file, address, arch, caps, modern, legacy, recommended, complete) => {
     const reading = readConfigSpace(capture(file), { address });
     expect(reading.source).toBe('text');
@@ -172,6 +173,16 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     const p = predictP2PPlacement(guest, '8.2.0');
     expect(p.qemu81.error).toMatch(/invalid config space/);
     expect(p.qemuBefore81.error).toMatch(/overlaps existing capability c8/);
+  });
+
+  test('A10 (stevescargall.com): the `lspci | grep` line above the block is not a second device, and "[...snip...]" inside PCIe leaves the list open', () => {
+    const text = capture('ampere-a10-stevescargall-blog.lspci-vvv.txt');
+    expect(readConfigSpaces(text)).toHaveLength(1);
+    const a10 = readConfigSpace(text, { address: '99:00.0' });
+    expect(a10).toMatchObject({ device: 0x2236, complete: false });
+    expect(a10.notes.join()).toMatch(/leaves lines out \("\[\.\.\.snip\.\.\.\]"\) after 0x78/);
+    // The same block with the elision removed reads as complete: the marker, not the Kernel driver line, decides
+    expect(readConfigSpace(text.replace(/^\t\t\[\.\.\.snip\.\.\.\]\n/m, '')).complete).toBe(true);
   });
 
   test('Hopper H20 (nvtrust #128): the block without a header still reads; the cut one is refused, not guessed', () => {

@@ -72,7 +72,14 @@ export function readConfigSpace(input: string | Uint8Array, options: ReadOptions
 export function readConfigSpaces(input: string | Uint8Array): ConfigSpaceReading[] {
   if (input instanceof Uint8Array && isBinary(input)) return [fromBytes('config', input)];
   const text = typeof input === 'string' ? input : decodeText(input);
-  return splitBlocks(cleanLines(text)).map(readBlock);
+  return dropBareRepeats(splitBlocks(cleanLines(text)).map(readBlock));
+}
+
+/** `lspci | grep nvidia` pasted above `lspci -vvv -s` names one function twice; the bare header adds nothing. */
+function dropBareRepeats(readings: ConfigSpaceReading[]): ConfigSpaceReading[] {
+  const key = (r: ConfigSpaceReading) => (r.address === undefined ? undefined : normalAddress(r.address));
+  const bare = (r: ConfigSpaceReading) => r.capabilities.length === 0 && r.config === undefined && r.notes.length === 0;
+  return readings.filter((r) => !(bare(r) && key(r) !== undefined && readings.some((o) => o !== r && !bare(o) && key(o) === key(r))));
 }
 
 // ---------------------------------------------------------------- text clean-up
@@ -164,7 +171,7 @@ function readBlock(block: Block): ConfigSpaceReading {
     source: 'text',
     capabilities: text.capabilities,
     extended: text.extended,
-    complete: block.ended || text.sawEnd || text.noList,
+    complete: text.noList || ((block.ended || text.sawEnd) && !text.elided),
     notes: [...text.notes],
   };
   if (bytes.length >= 0x0c) Object.assign(reading, idsFromBytes(bytes));
@@ -273,6 +280,9 @@ const TEXT_CAPABILITIES: [RegExp, number, string][] = [
   [/^Null/, 0x00, 'Null'],
 ];
 
+/** A line that only marks text left out of a paste: `[...snip...]`, `[snip]`, `<snip>`, `...`, `…`. */
+const ELISION = /^\s*(?:\[\s*(?:\.{3}|…)?\s*(?:snip(?:ped)?|cut|trimmed|truncated|omitted)?\s*(?:\.{3}|…)?\s*\]|<\s*snip(?:ped)?\s*>|\.{3,}|…)\s*$/i;
+
 function textCapabilities(block: Block) {
   const found = {
     capabilities: [] as ReadCapability[],
@@ -281,8 +291,14 @@ function textCapabilities(block: Block) {
     sawEnd: false,
     accessDenied: false,
     noList: false,
+    elided: false,
   };
   for (const line of block.lines) {
+    if (ELISION.test(line) && found.extended.length === 0) {
+      found.elided = true;
+      const last = found.capabilities.length ? `0x${hex(Math.max(...found.capabilities.map((c) => c.offset)))}` : 'the header';
+      found.notes.push(`the capture leaves lines out ("${excerpt(line.trim(), 20)}") after ${last}: capabilities there are not shown`);
+    }
     if (/^\s*Kernel (driver in use|modules):/.test(line)) found.sawEnd = true;
     if (/^\s*Status:\s*Cap-/.test(line)) found.noList = true;
     const m = CAPABILITY.exec(line);
