@@ -161,7 +161,7 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     // Turing and later without a capability at C8h: QEMU keeps C8h where the spec says D4h
     expect(p.agrees).toBe(modern === recommended);
     if (!p.agrees) expect(p.meaning).toMatch(/NVIDIA's spec recommends 0xd4/);
-    if (!complete) expect(p.warnings.join()).toMatch(/may stop before the capability list does/);
+    if (!complete) expect(p.warnings.join()).toMatch(/may stop before the capability list does|lines the capture leaves out would change the answer/);
   });
 
   test('T4 inside a cloud VM (lspci -vnn): an 8-byte vendor capability at D4h right after MSI-X at C8h, as QEMU >= 8.1 places GPUDirect', () => {
@@ -183,6 +183,10 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     expect(a10.notes.join()).toMatch(/leaves lines out \("\[\.\.\.snip\.\.\.\]"\) after 0x78/);
     // The same block with the elision removed reads as complete: the marker, not the Kernel driver line, decides
     expect(readConfigSpace(text.replace(/^\t\t\[\.\.\.snip\.\.\.\]\n/m, '')).complete).toBe(true);
+    // and the prediction's warning blames the left-out lines, not a missing end of the list
+    const warnings = predictP2PPlacement(a10, '8.2.0').warnings.join('\n');
+    expect(warnings).toMatch(/a capability in the lines the capture leaves out would change the answer/);
+    expect(warnings).not.toMatch(/no "Kernel driver" line/);
   });
 
   test('Hopper H20 (nvtrust #128): the block without a header still reads; the cut one is refused, not guessed', () => {
@@ -446,5 +450,5 @@ describe('host plan predicts the offset from each GPU\'s sysfs config, and verif
 test('predict on a paste cut short says it is not certain and exits 1 (the T4 of cloud-hypervisor #434)', () => {
   const io = { stdout: jest.fn(), stderr: jest.fn(), readStdin: () => undefined, readFile: () => new TextEncoder().encode(capture('turing-t4-cloud-hypervisor-issue434.lspci-vvv.txt')) };
   expect(runCli(['predict', '--config', 't4.txt', '--qemu', '8.2.0'], io)).toBe(1);
-  expect(io.stdout.mock.calls.join('')).toMatch(/NOT CERTAIN: the capture may stop before the capability list does; from what it shows, QEMU 8.2.0 places it at 0xc8/);
+  expect(io.stdout.mock.calls.join('')).toMatch(/NOT CERTAIN: the capture does not show the whole capability list; from what it shows, QEMU 8.2.0 places it at 0xc8/);
 });

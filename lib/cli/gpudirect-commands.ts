@@ -77,7 +77,7 @@ export function placementJson(p: P2PPlacement): Record<string, unknown> {
 function placementText(p: P2PPlacement): string {
   const who = [p.address ?? '(no address)', p.deviceId, p.architecture].filter(Boolean).join('  ');
   const verdict = p.offset === null ? `QEMU ${p.qemu} will refuse to start: ${p.error}` : `QEMU ${p.qemu} places it at ${hex(p.offset)}`;
-  const hedge = p.complete ? '' : 'NOT CERTAIN: the capture may stop before the capability list does; from what it shows, ';
+  const hedge = p.complete ? '' : 'NOT CERTAIN: the capture does not show the whole capability list; from what it shows, ';
   const spec = p.recommended === undefined ? '' : `; the spec recommends ${hex(p.recommended)} for ${p.architecture}${p.agrees === undefined ? '' : p.agrees ? ' (agrees)' : ' (disagrees)'}`;
   const gen = (g: QemuPlacement) => (g.offset === null ? `refuses to start (${g.error})` : hex(g.offset));
   const lines = [

@@ -123,8 +123,11 @@ export function predictP2PPlacement(input: Uint8Array | ConfigSpaceReading, qemu
   if (agrees === false) result.meaning = meaning(chosen.offset!, recommended!, arch!);
   if (!reading.complete) {
     const last = caps.length ? h(Math.max(...caps.map((c) => c.offset))) : '0x40';
+    const elided = reading.notes.some((n) => /leaves lines out/.test(n));
     result.warnings.push(
-      `the capture may stop before the capability list does (no extended capability, no "Kernel driver" line and no next device after it): a capability after ${last} would change the answer`,
+      elided
+        ? `a capability in the lines the capture leaves out would change the answer`
+        : `the capture may stop before the capability list does (no extended capability, no "Kernel driver" line and no next device after it): a capability after ${last} would change the answer`,
     );
   }
   return result;
