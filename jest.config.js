@@ -10,7 +10,7 @@ const skipCorpus = !fs.existsSync(corpusIndex) && !process.env.CI && !process.en
 if (skipCorpus) {
   process.env.LP_CORPUS_SKIPPED = '1';
   console.warn(
-    `libvirt-passthrough: corpus not found (${corpusIndex}): skipping ${CORPUS_SUITES.join(', ')} and the corpus test of parse.test.ts.\n` +
+    `libvirt-passthrough: corpus not found (${corpusIndex}): skipping ${CORPUS_SUITES.join(', ')} and the corpus tests of parse.test.ts and independent-reader.test.ts.\n` +
       '  Put the corpus at ../shared/corpus or set LIBVIRT_PASSTHROUGH_CORPUS (see README, "Tests"); CI always runs them.',
   );
 }

@@ -19,8 +19,10 @@ const standardPlans: [string, ReaderPlan][] = fs
   .filter((f) => f.endsWith('.json'))
   .sort()
   .map((f) => [f.replace(/\.json$/, ''), JSON.parse(read(path.join(PLANS, f)))]);
+// Without the corpus (a fresh clone, see jest.config.js) only the corpus part is skipped; the cases still run.
+const CORPUS_SKIPPED = process.env.LP_CORPUS_SKIPPED === '1';
 /** INDEX.tsv: file, machine, arch, …; the q35 x86 files are the ones a transform accepts. */
-const corpusQ35 = read(path.join(CORPUS, 'INDEX.tsv'))
+const corpusQ35 = (CORPUS_SKIPPED ? '' : read(path.join(CORPUS, 'INDEX.tsv')))
   .split('\n')
   .slice(1)
   .map((line) => line.split('\t'))
@@ -30,7 +32,7 @@ const corpusQ35 = read(path.join(CORPUS, 'INDEX.tsv'))
 test('there is something to read: cases, standard plans, q35 corpus files', () => {
   expect(cases.length).toBeGreaterThanOrEqual(20);
   expect(standardPlans.map(([name]) => name)).toEqual(['eight-gpus-two-cliques', 'npu', 'two-gpus-one-clique']);
-  expect(corpusQ35.length).toBeGreaterThanOrEqual(40);
+  if (!CORPUS_SKIPPED) expect(corpusQ35.length).toBeGreaterThanOrEqual(40);
 });
 
 test.each(cases)('case %s: expected.xml read independently', (name) => {
@@ -38,12 +40,14 @@ test.each(cases)('case %s: expected.xml read independently', (name) => {
   expect(readIndependently(read(path.join(CASES, name, 'domain.xml')), read(path.join(CASES, name, 'expected.xml')), plan)).toEqual([]);
 });
 
-describe.each(corpusQ35)('corpus %s', (file) => {
-  const xml = read(path.join(CORPUS, file));
-  test.each(standardPlans)('plan %s: output read independently', (_name, plan) => {
-    expect(readIndependently(xml, transformDomain(xml, plan as Plan), plan)).toEqual([]);
+if (!CORPUS_SKIPPED) {
+  describe.each(corpusQ35)('corpus %s', (file) => {
+    const xml = read(path.join(CORPUS, file));
+    test.each(standardPlans)('plan %s: output read independently', (_name, plan) => {
+      expect(readIndependently(xml, transformDomain(xml, plan as Plan), plan)).toEqual([]);
+    });
   });
-});
+}
 
 // The reader must be able to fail: each kind of breakage of a good output is reported.
 describe('a deliberately broken output is caught', () => {
