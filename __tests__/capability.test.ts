@@ -162,6 +162,8 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     expect(p.agrees).toBe(modern === recommended);
     if (!p.agrees) expect(p.meaning).toMatch(/NVIDIA's spec recommends 0xd4/);
     if (!complete) expect(p.warnings.join()).toMatch(/may stop before the capability list does|lines the capture leaves out would change the answer/);
+    // an incomplete list never claims that nothing starts at C8h
+    if (!complete && modern === 0xc8) expect(p.qemu81.reason).toMatch(/no capability the capture shows starts at C8h \(it does not show them all\)/);
   });
 
   test('T4 inside a cloud VM (lspci -vnn): an 8-byte vendor capability at D4h right after MSI-X at C8h, as QEMU >= 8.1 places GPUDirect', () => {
@@ -200,6 +202,10 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     const p = predictP2PPlacement(h20, '8.2.0', 'hopper');
     expect(p).toMatchObject({ offset: 0xc8, recommended: 0xd4, agrees: false, complete: true });
     expect(p.qemuBefore81.offset).toBe(0xc8);
+    // The refusal points at the block that has a list, and `#N` reaches a block without an address
+    expect(() => readConfigSpace(text)).toThrow(expect.objectContaining({ message: expect.stringMatching(/holds #1 \(no address\); 0a:00\.0 .*choose another with --address/) }));
+    expect(starts(readConfigSpace(text, { address: '#1' }).capabilities)).toEqual(['40', '48', '60', '9c', 'b0']);
+    expect(() => readConfigSpace(text, { address: '#3' })).toThrow(expect.objectContaining({ code: 'INPUT_INVALID', message: expect.stringMatching(/has no block #3/) }));
   });
 
   test.each([

@@ -169,7 +169,8 @@ FILE (or - for standard input) is the GPU's config space on the host, in any for
   lspci -xxx -s ADDR         hex (256 bytes; -xxxx: 4 KiB), as root; text and hex of one device are merged
   /sys/bus/pci/devices/0000:ADDR/config   the raw bytes
 Pasted text may be quoted (> ), wrapped, CRLF, with prompts and other output around it. A capture of several
-devices needs --address, unless it holds exactly one NVIDIA GPU.
+devices needs --address (or #N for its Nth block, when a block has no address line), unless it holds
+exactly one NVIDIA GPU.
 
 QEMU 8.1+ uses C8h unless a capability starts there, else D4h; older QEMU always uses C8h and refuses to
 start when a GPU capability sits there (data-centre Turing and later: MSI-X at C8h). The answer gives both,

@@ -94,7 +94,7 @@ export function predictP2PPlacement(input: Uint8Array | ConfigSpaceReading, qemu
   }
   const caps = reading.capabilities;
   const refusal = deviceRefusal(reading);
-  const qemu81 = refusal ?? modernPlacement(caps);
+  const qemu81 = refusal ?? modernPlacement(caps, reading.complete);
   const qemuBefore81 = refusal ?? placeAt(C8, caps, 'QEMU before 8.1 always uses C8h');
   const chosen = atLeast(version, ALTERNATE_OFFSET) ? qemu81 : qemuBefore81;
   const known = reading.vendor !== undefined && reading.device !== undefined ? lookupNvidiaDevice({ vendor: reading.vendor, device: reading.device }) : undefined;
@@ -177,10 +177,13 @@ function deviceRefusal(reading: ConfigSpaceReading): QemuPlacement | undefined {
   return undefined;
 }
 
-function modernPlacement(caps: ReadCapability[]): QemuPlacement {
+function modernPlacement(caps: ReadCapability[], complete: boolean): QemuPlacement {
   const at = (offset: number) => caps.find((c) => c.offset === offset);
   const c8 = at(C8);
-  if (!c8) return placeAt(C8, caps, 'no capability starts at C8h, so QEMU 8.1 and later use C8h');
+  if (!c8) {
+    const why = complete ? 'no capability starts at C8h' : 'no capability the capture shows starts at C8h (it does not show them all)';
+    return placeAt(C8, caps, `${why}, so QEMU 8.1 and later use C8h`);
+  }
   if (!at(D4)) return placeAt(D4, caps, `the GPU's ${c8.name} capability starts at C8h, so QEMU 8.1 and later use D4h`);
   return { offset: null, reason: `capabilities start at both C8h (${c8.name}) and D4h (${at(D4)!.name})`, error: 'NVIDIA GPUDirect Clique ID: invalid config space', shadows: [] };
 }

@@ -45,7 +45,7 @@ export interface ConfigSpaceReading {
 }
 
 export interface ReadOptions {
-  /** Which device of a capture holding several (`3b:00.0` or `0000:3b:00.0`). */
+  /** Which device of a capture holding several (`3b:00.0` or `0000:3b:00.0`), or `#N`: its Nth block (for blocks without a header). */
   address?: string;
   /** Names the input in messages (a file name). */
   name?: string;
@@ -65,7 +65,8 @@ export function readConfigSpace(input: string | Uint8Array, options: ReadOptions
   const name = options.name ?? 'the input';
   if (input instanceof Uint8Array && isBinary(input)) return requireList(fromBytes(options.address ?? name, input), name);
   const readings = readConfigSpaces(input);
-  return requireList(select(readings, options.address, name, typeof input === 'string' ? input : decodeText(input)), name);
+  const chosen = select(readings, options.address, name, typeof input === 'string' ? input : decodeText(input));
+  return requireList(chosen, name, options.address === undefined ? readings : [chosen]);
 }
 
 /** Every PCI function a capture holds, read as far as it goes (no refusal for missing lists). */
@@ -408,6 +409,12 @@ function select(readings: ConfigSpaceReading[], address: string | undefined, nam
         '`sudo lspci -vvv -nn -s ADDR`, `sudo lspci -xxx -s ADDR`, or a copy of /sys/bus/pci/devices/ADDR/config.',
     );
   }
+  const position = address === undefined ? undefined : /^#(\d{1,4})$/.exec(address.trim());
+  if (position) {
+    const hit = readings[Number(position[1]) - 1];
+    if (!hit) throw new PassthroughError('INPUT_INVALID', `${name} has no block ${position[0]}; it holds ${listDevices(readings)}.`);
+    return hit;
+  }
   if (address !== undefined) {
     const wanted = normalAddress(address);
     const hit = readings.find((r) => r.address !== undefined && normalAddress(r.address) === wanted);
@@ -423,11 +430,12 @@ function select(readings: ConfigSpaceReading[], address: string | undefined, nam
 const isNvidiaDisplay = (r: ConfigSpaceReading) => r.vendor === PCI_VENDOR_NVIDIA && r.classCode !== undefined && r.classCode >> 8 === 0x03;
 
 function listDevices(readings: ConfigSpaceReading[]): string {
-  const shown = readings.slice(0, 8).map((r) => `${r.address ?? '(no address)'} ${excerpt(r.description, 50)}`.trim());
+  const shown = readings.slice(0, 8).map((r, i) => `${r.address ?? `#${i + 1} (no address)`} ${excerpt(r.description, 50)}`.trim());
   return shown.join('; ') + (readings.length > 8 ? `; and ${readings.length - 8} more` : '');
 }
 
-function requireList(reading: ConfigSpaceReading, name: string): ConfigSpaceReading {
+/** `capture`: every block the reading was chosen from, to point at another one that has a list. */
+function requireList(reading: ConfigSpaceReading, name: string, capture: ConfigSpaceReading[] = [reading]): ConfigSpaceReading {
   if (reading.capabilities.length > 0) return reading;
   const who = `${reading.address ?? name}${reading.vendor !== undefined && reading.device !== undefined ? ` (${hex4(reading.vendor)}:${hex4(reading.device)})` : ''}`;
   const size = reading.config?.length ?? 0;
@@ -445,7 +453,10 @@ function requireList(reading: ConfigSpaceReading, name: string): ConfigSpaceRead
   throw new PassthroughError(
     'CONFIG_SPACE_UNREADABLE',
     `Cannot read the capability list of ${excerpt(who, 60)}: found ${found}. Capture it as root with ` +
-      '`sudo lspci -vvv -nn -s ADDR` or `sudo lspci -xxx -s ADDR`, or copy /sys/bus/pci/devices/ADDR/config.',
+      '`sudo lspci -vvv -nn -s ADDR` or `sudo lspci -xxx -s ADDR`, or copy /sys/bus/pci/devices/ADDR/config.' +
+      (capture.some((r) => r !== reading && r.capabilities.length > 0)
+        ? ` The capture holds ${listDevices(capture)}: choose another with --address (\`#N\` for a block without an address).`
+        : ''),
   );
 }
 
