@@ -156,6 +156,19 @@ describe('errors outside the case folders', () => {
   });
 });
 
+test('messages quote input printably: control characters of binary input never reach a terminal', () => {
+  const binary = 'x\u0001\u001b[31m\u007f\u0085y'.repeat(3);
+  const err = (() => {
+    try {
+      readConfigSpace(binary);
+    } catch (e) {
+      return e as Error;
+    }
+  })();
+  expect(err?.message).toMatch(/x\ufffd\ufffd\[31m\ufffd\ufffdy/);
+  expect(err?.message).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+});
+
 describe('NVIDIA device table (generated from pci.ids)', () => {
   test.each([
     ['102d', 'kepler', 'K80'],

@@ -84,8 +84,11 @@ export function isPassthroughError(value: unknown): value is PassthroughError {
   );
 }
 
-/** Error messages quote input; keep quotes short so megabytes never reach a log line. */
+/**
+ * Error messages quote input; keep quotes short so megabytes never reach a log line, and printable so binary
+ * input (a config-space file given as text) never sends control characters to a terminal.
+ */
 export function excerpt(text: string, max = 60): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = text.replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
