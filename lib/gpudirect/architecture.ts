@@ -1,3 +1,4 @@
+import { requireObject } from '../arguments';
 import { NVIDIA_DEVICES, PCI_IDS_VERSION } from '../pci/nvidia-devices.generated';
 import { PCI_VENDOR_NVIDIA, PciDeviceId } from '../pci/address';
 
@@ -48,6 +49,7 @@ let byDeviceId: Map<number, KnownNvidiaDevice> | undefined;
 
 /** Looks a PCI ID up in the table generated from pci.ids; undefined when it is not an NVIDIA part we know. */
 export function lookupNvidiaDevice(id: PciDeviceId): KnownNvidiaDevice | undefined {
+  requireObject(id, 'lookupNvidiaDevice', 'a PCI ID object { vendor, device } of numbers');
   if (id.vendor !== PCI_VENDOR_NVIDIA) return undefined;
   byDeviceId ??= new Map(
     NVIDIA_DEVICES.map(([hexId, architecture, gpu, name]) => [parseInt(hexId, 16), { architecture, isGpu: gpu === 1, name }]),

@@ -1,3 +1,4 @@
+import { refuseArgument } from '../arguments';
 import { excerpt, PassthroughError } from '../errors';
 
 /**
@@ -35,6 +36,7 @@ export function encodeP2PCapability(clique: number, nextPointer = 0): Uint8Array
 export type DecodedP2P = { ok: true; clique: number; version: number; nextPointer: number } | { ok: false; reason: string };
 
 export function decodeP2PCapability(bytes: ArrayLike<number>): DecodedP2P {
+  if (!(bytes instanceof Uint8Array) && !Array.isArray(bytes)) refuseArgument('decodeP2PCapability', 'the capability bytes as a Uint8Array or an array of numbers', bytes);
   if (bytes.length < 8) return { ok: false, reason: `need 8 bytes, got ${bytes.length}` };
   if (bytes[0] !== P2P_CAP_ID) return { ok: false, reason: `capability ID is 0x${hex(bytes[0])}, not 0x09 (vendor specific)` };
   if (bytes[2] !== P2P_CAP_LENGTH) return { ok: false, reason: `capability length is 0x${hex(bytes[2])}, not 0x08` };

@@ -1,3 +1,4 @@
+import { requireBytes, requireString } from '../arguments';
 import { decodeP2PCapability, hex, P2P_CAP_ID } from './capability';
 import { readConfigSpaces } from './read-config';
 
@@ -22,6 +23,7 @@ const CAP_POINTER = 0x34;
  * the status register says there is a list, pointers within 40h–FCh (low two bits ignored), no loops.
  */
 export function walkCapabilities(config: Uint8Array): CapabilityWalk {
+  requireBytes(config, 'walkCapabilities', 'the config space as a Uint8Array');
   const walk: CapabilityWalk = { capabilities: [], problems: [] };
   if (config.length < 0x40) {
     walk.problems.push(`config space is ${config.length} bytes, less than the 64-byte header`);
@@ -60,6 +62,7 @@ export interface FoundP2P {
 
 /** Finds NVIDIA's virtual P2P approval capability by walking the list; null when it is not linked in. */
 export function findP2PCapability(config: Uint8Array): { found: FoundP2P | null } & CapabilityWalk {
+  requireBytes(config, 'findP2PCapability', 'the config space as a Uint8Array');
   const walk = walkCapabilities(config);
   for (const cap of walk.capabilities) {
     if (cap.id !== P2P_CAP_ID || cap.offset + 8 > config.length) continue;
@@ -85,6 +88,7 @@ export interface PciFunctionDump {
  * text as published (quoted, CRLF, wrapped), like readConfigSpace; a function without hex rows has no bytes.
  */
 export function parseLspciDump(text: string): PciFunctionDump[] {
+  requireString(text, 'parseLspciDump', 'the lspci -xxx output as a string');
   return readConfigSpaces(text).map((r) => {
     const dump: PciFunctionDump = { address: r.address ?? '', description: r.description, config: r.config ?? new Uint8Array(0) };
     if (r.vendor !== undefined) dump.vendor = r.vendor;
@@ -96,6 +100,9 @@ export function parseLspciDump(text: string): PciFunctionDump[] {
 
 /** The raw `/sys/bus/pci/devices/ADDR/config` file (64, 256 or 4096 bytes). */
 export function parseSysfsConfig(address: string, bytes: Uint8Array, description = ''): PciFunctionDump {
+  requireString(address, 'parseSysfsConfig', 'the PCI address as a string first');
+  requireBytes(bytes, 'parseSysfsConfig', 'the config file\'s bytes as a Uint8Array second');
+  requireString(description, 'parseSysfsConfig', 'a description string third (or nothing)');
   return withIds(address, description, Uint8Array.from(bytes));
 }
 

@@ -1,3 +1,4 @@
+import { isObject, refuseArgument, requireArrayOf } from '../arguments';
 import { inspectDomain } from '../inspect';
 import { normalizePlan } from '../plan/normalize';
 import { PCI_VENDOR_NVIDIA } from '../pci/address';
@@ -55,6 +56,8 @@ export function expectationFromPlan(plan: unknown): GuestExpectation {
   };
 }
 
+const isFunctionDump = (d: unknown): d is PciFunctionDump => isObject(d) && d.config instanceof Uint8Array;
+
 const isNvidiaGpu = (d: PciFunctionDump) => d.vendor === PCI_VENDOR_NVIDIA && d.classCode !== undefined && d.classCode >> 8 === 0x03;
 
 /**
@@ -63,6 +66,10 @@ const isNvidiaGpu = (d: PciFunctionDump) => d.vendor === PCI_VENDOR_NVIDIA && d.
  * clique do). Guest PCI addresses differ from the host's, so GPUs are matched by clique, not by address.
  */
 export function verifyGuest(expected: GuestExpectation, guest: PciFunctionDump[]): GuestReport {
+  if (!isObject(expected) || !Array.isArray(expected.gpus) || !expected.gpus.every((g) => isObject(g) && typeof g.clique === 'number')) {
+    refuseArgument('verifyGuest', 'an expectation { gpus: [{ clique }] } first (expectationFromDomain or expectationFromPlan gives one)', expected);
+  }
+  requireArrayOf(guest, isFunctionDump, 'verifyGuest', 'the guest\'s PCI functions second: an array from parseLspciDump or parseSysfsConfig');
   const report: GuestReport = { ok: false, gpus: [], problems: [], warnings: [] };
   if (expected.hidesKvm) {
     report.warnings.push("the domain hides KVM (<kvm><hidden state='on'/> or kvm=off): the NVIDIA driver ignores the P2P capability even when it is present");

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { requireString } from '../arguments';
 import { PassthroughError, excerpt } from '../errors';
 import { HostSnapshot, isNvidiaGpu, readHostSnapshot } from './snapshot';
 
@@ -124,6 +125,7 @@ export function withoutSerialNumber(config: Uint8Array): Uint8Array {
  * --sysfs` and `host plan --sysfs` do. Needs the tar program for a tar file.
  */
 export function readHostCapture(capture: string): HostSnapshot {
+  requireString(capture, 'readHostCapture', 'the path of a host capture tar file or folder');
   let isFolder: boolean;
   try {
     isFolder = fs.statSync(capture).isDirectory();

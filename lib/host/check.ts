@@ -1,5 +1,6 @@
 import { formatPciAddress, parsePciAddress } from '../pci/address';
-import { HostPciDevice, HostSnapshot, isBridge } from './snapshot';
+import { isString, requireArrayOf, requireString } from '../arguments';
+import { HostPciDevice, HostSnapshot, isBridge, requireSnapshot } from './snapshot';
 
 export interface Finding {
   level: 'error' | 'warning' | 'info';
@@ -31,6 +32,7 @@ export function recommendedParameters(cpuVendor: string | undefined): string[] {
  * comma lists too, so `pci=pcie_bus_perf,bfsort,noats` sets three options; every occurrence counts.
  */
 export function kernelParameters(cmdline: string): Map<string, Set<string>> {
+  requireString(cmdline, 'kernelParameters', 'the kernel command line as a string');
   const params = new Map<string, Set<string>>();
   for (const word of cmdline.split(/\s+/).filter(Boolean)) {
     const eq = word.indexOf('=');
@@ -70,6 +72,8 @@ const GRUB = (params: string[]) => `add "${params.join(' ')}" to GRUB_CMDLINE_LI
  * planned device: present, alone in its IOMMU group (bridges aside), and which driver holds it.
  */
 export function checkHost(snapshot: HostSnapshot, planned: string[] = []): Finding[] {
+  requireSnapshot(snapshot, 'checkHost');
+  requireArrayOf(planned, isString, 'checkHost', 'the planned PCI addresses second, as an array of strings (or nothing)');
   const findings: Finding[] = [];
   const params = kernelParameters(snapshot.cmdline);
   const recommended = recommendedParameters(snapshot.cpuVendor);

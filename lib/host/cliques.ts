@@ -1,5 +1,6 @@
+import { isObject, isString, refuseArgument, requireArrayOf, requireOptionalString } from '../arguments';
 import { assignCliques, CliquePolicy, CliqueResult, cliquesFromTopoText } from './topology';
-import { HostSnapshot, isNvidiaGpu, readHostSnapshot, sysfsLink } from './snapshot';
+import { HostSnapshot, isNvidiaGpu, readHostSnapshot, requireSnapshot, sysfsLink } from './snapshot';
 
 export type TopologyInput =
   | { topo: string; busIds?: string; policy?: CliquePolicy }
@@ -12,7 +13,14 @@ export type TopologyInput =
  * PHB/NODE (see docs/host.md). Numbered from the lowest PCI address.
  */
 export function cliquesFromTopology(input: TopologyInput): CliqueResult {
-  if ('topo' in input) return cliquesFromTopoText(input.topo, input.busIds, input.policy);
+  const fn = 'cliquesFromTopology';
+  if (!isObject(input) || !('topo' in input || 'sysfs' in input)) refuseArgument(fn, '{ topo, busIds } (nvidia-smi text) or { sysfs } (a folder or a host snapshot)', input);
+  if ('topo' in input) {
+    requireOptionalString(input.busIds, fn, 'busIds as the nvidia-smi bus ID CSV text (or nothing)');
+    return cliquesFromTopoText(input.topo, input.busIds, input.policy);
+  }
+  if (typeof input.sysfs !== 'string') requireSnapshot(input.sysfs, fn, 'or a folder as sysfs');
+  if (input.gpus !== undefined) requireArrayOf(input.gpus, isString, fn, 'gpus as an array of PCI addresses (or nothing)');
   const snapshot = typeof input.sysfs === 'string' ? readHostSnapshot(input.sysfs) : input.sysfs;
   const wanted = input.gpus && new Set(input.gpus);
   const gpus = snapshot.devices.filter((d) => isNvidiaGpu(d) && (!wanted || wanted.has(d.address)));

@@ -1,12 +1,13 @@
 import { lookupNvidiaDevice } from '../gpudirect/architecture';
 import { parseQemuVersion, predictP2PPlacement } from '../gpudirect/placement';
 import { readConfigSpace } from '../gpudirect/read-config';
+import { isString, refuseArgument, requireObject } from '../arguments';
 import { isPassthroughError } from '../errors';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
 import { Plan, PlanHostdev } from '../plan/types';
 import { cliquesFromTopology } from './cliques';
-import { HostPciDevice, HostSnapshot, isAccelerator, isNvidiaGpu } from './snapshot';
-import { CliquePolicy } from './topology';
+import { HostPciDevice, HostSnapshot, isAccelerator, isNvidiaGpu, requireHostDevices, requireSnapshot } from './snapshot';
+import { CliquePolicy, requirePolicy } from './topology';
 
 export interface HostSelection {
   /** `all`, or addresses. */
@@ -28,6 +29,7 @@ export const DEFAULT_MMIO64_GIB = 32;
  * without gaps), rounded up to a power of two. Needed only when that exceeds the 32 GiB default.
  */
 export function mmioWindowFor(devices: HostPciDevice[]): { needed: boolean; GiB: number; reason: string } {
+  requireHostDevices(devices, 'mmioWindowFor');
   const total = devices.reduce((sum, d) => sum + d.bar64Sizes.reduce((a, b) => a + b, 0), 0);
   let GiBs = 1;
   while (GiBs * GiB < total) GiBs *= 2;
@@ -42,8 +44,22 @@ export function mmioWindowFor(devices: HostPciDevice[]): { needed: boolean; GiB:
   };
 }
 
+/** The arguments of planFromHost and explainPlanFromHost, checked before anything is read from them. */
+function requireSelection(snapshot: unknown, selection: unknown, fn: string): asserts selection is HostSelection {
+  requireSnapshot(snapshot, fn);
+  requireObject(selection, fn, 'a selection { gpus, npus, policy, qemu } second');
+  for (const kind of ['gpus', 'npus'] as const) {
+    const which = selection[kind];
+    if (which !== undefined && which !== 'all' && !(Array.isArray(which) && which.every(isString))) {
+      refuseArgument(fn, `selection.${kind} as 'all' or an array of PCI addresses`, which);
+    }
+  }
+  if (selection.policy !== undefined) requirePolicy(selection.policy, fn);
+}
+
 /** A plan transformDomain takes as is: the selected GPUs (with cliques from the topology) and accelerators. */
 export function planFromHost(snapshot: HostSnapshot, selection: HostSelection): Plan {
+  requireSelection(snapshot, selection, 'planFromHost');
   return explainPlanFromHost(snapshot, selection).plan;
 }
 
@@ -53,6 +69,7 @@ export function planFromHost(snapshot: HostSnapshot, selection: HostSelection): 
  * caller that takes its cliques from elsewhere (nvidia-smi) can replace just those.
  */
 export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan; reasons: string[]; topologyReasons: number } {
+  requireSelection(snapshot, selection, 'explainPlanFromHost');
   const qemu = selection.qemu === undefined ? undefined : parseQemuVersion(selection.qemu).join('.');
   const pick = (which: 'all' | string[] | undefined, isKind: (d: (typeof snapshot.devices)[number]) => boolean) => {
     if (which === undefined) return [];

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isObject, refuseArgument, requireString } from '../arguments';
 import { PassthroughError } from '../errors';
 import { lookupNvidiaDevice } from '../gpudirect/architecture';
 import { PCI_VENDOR_NVIDIA } from '../pci/address';
@@ -45,6 +46,7 @@ const linkName = (file: string) => {
 };
 
 export function readHostSnapshot(root = '/'): HostSnapshot {
+  requireString(root, 'readHostSnapshot', 'the root folder of a sysfs tree as a string (or nothing for /)');
   const devicesDir = path.join(root, 'sys', 'bus', 'pci', 'devices');
   if (!fs.existsSync(devicesDir)) {
     throw new PassthroughError('TOPOLOGY_INVALID', `${devicesDir} does not exist: give the root of a sysfs capture (it holds sys/ and proc/).`);
@@ -95,6 +97,24 @@ function readDevice(dir: string, address: string, sysDevices: string): HostPciDe
   };
   if (fs.existsSync(configFile)) device.config = Uint8Array.from(fs.readFileSync(configFile));
   return device;
+}
+
+const isHostDevice = (d: unknown): boolean =>
+  isObject(d) &&
+  typeof d.address === 'string' &&
+  ['vendor', 'device', 'classCode'].every((k) => typeof d[k] === 'number') &&
+  Array.isArray(d.path) &&
+  Array.isArray(d.bar64Sizes);
+
+/** Refuses what is not a HostSnapshot (readHostSnapshot or readHostCapture gives one) with INPUT_INVALID. */
+export function requireSnapshot(value: unknown, fn: string, where = 'first'): asserts value is HostSnapshot {
+  const ok = isObject(value) && Array.isArray(value.devices) && value.devices.every(isHostDevice) && typeof value.cmdline === 'string' && value.iommuGroups instanceof Map;
+  if (!ok) refuseArgument(fn, `a host snapshot ${where} (readHostSnapshot or readHostCapture gives one)`, value);
+}
+
+/** An array of HostPciDevice (a snapshot's `devices`). */
+export function requireHostDevices(value: unknown, fn: string): asserts value is HostPciDevice[] {
+  if (!Array.isArray(value) || !value.every(isHostDevice)) refuseArgument(fn, "an array of host PCI devices (a snapshot's devices)", value);
 }
 
 export const isNvidiaGpu = (d: Pick<HostPciDevice, 'vendor' | 'classCode'>) => d.vendor === PCI_VENDOR_NVIDIA && d.classCode >> 16 === 0x03;

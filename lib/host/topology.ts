@@ -1,3 +1,4 @@
+import { isString, refuseArgument, requireArrayOf, requireString } from '../arguments';
 import { PassthroughError, excerpt } from '../errors';
 import { MAX_CLIQUE } from '../gpudirect/capability';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
@@ -27,6 +28,12 @@ const DESCRIBE: Record<Link, string> = {
   SYS: 'on different CPU sockets (SYS)',
 };
 
+export function requirePolicy(policy: unknown, fn: string): asserts policy is CliquePolicy {
+  if (typeof policy !== 'string' || !Object.prototype.hasOwnProperty.call(JOINS, policy)) {
+    refuseArgument(fn, `a clique policy, one of ${Object.keys(JOINS).join(', ')}`, policy);
+  }
+}
+
 export interface CliqueResult {
   cliques: Record<string, number>;
   reasons: string[];
@@ -38,6 +45,9 @@ export interface CliqueResult {
  * may reach, else starts the next one. At most 16 cliques.
  */
 export function assignCliques(gpus: string[], link: (a: string, b: string) => Link, policy: CliquePolicy = 'socket'): CliqueResult {
+  requireArrayOf(gpus, isString, 'assignCliques', 'the GPU addresses first, as an array of strings');
+  if (typeof link !== 'function') refuseArgument('assignCliques', 'a link function (a, b) => Link second', link);
+  requirePolicy(policy, 'assignCliques');
   const joins = JOINS[policy];
   const groups: string[][] = [];
   const reasons: string[] = [];
@@ -71,6 +81,7 @@ export interface TopoMatrix {
 
 /** Parses `nvidia-smi topo -m`: the GPU rows and columns; NIC columns, affinity columns and the legend are ignored. */
 export function parseTopoMatrix(text: string): TopoMatrix {
+  requireString(text, 'parseTopoMatrix', 'the output of nvidia-smi topo -m as a string');
   const lines = text.split(/\r?\n/).map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
   const headerIndex = lines.findIndex((l) => /^\s+GPU0\b/.test(l));
   if (headerIndex < 0) throw new PassthroughError('TOPOLOGY_INVALID', 'No `nvidia-smi topo -m` matrix found: its header line starts with GPU0.');
@@ -106,6 +117,7 @@ function readLink(cell: string, row: string, col: string): Link {
 
 /** `nvidia-smi --query-gpu=index,pci.bus_id --format=csv` → GPU name → PCI address (`00000000:3B:00.0` → `0000:3b:00.0`). */
 export function parseBusIds(csv: string): Map<string, string> {
+  requireString(csv, 'parseBusIds', 'the output of nvidia-smi --query-gpu=index,pci.bus_id --format=csv as a string');
   const map = new Map<string, string>();
   for (const line of csv.split(/\r?\n/)) {
     const m = /^\s*(\d+)\s*,\s*(?:[0-9A-Fa-f]{4})?([0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*$/.exec(line);

@@ -1,3 +1,4 @@
+import { requireString } from '../arguments';
 import { PassthroughError, excerpt } from '../errors';
 import { inspectDomain, HostdevInfo } from '../inspect';
 import { Plan, PlanHostdev } from '../plan/types';
@@ -39,6 +40,8 @@ export interface HookResult {
  * PassthroughError on anything it cannot do, so that the VM does not start without its cliques.
  */
 export function onDefineDomain(vmiJson: string, domainXml: string): HookResult {
+  requireString(vmiJson, 'onDefineDomain', 'the VMI as JSON text first');
+  requireString(domainXml, 'onDefineDomain', 'the domain XML as a string second');
   const annotationText = readAnnotation(vmiJson);
   if (annotationText === undefined) return { xml: domainXml, warnings: [] };
   const annotation = parseAnnotation(annotationText);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { requireObject, requireOptionalString, requireOptions, requireString } from '../arguments';
 import { ErrorCode, PassthroughError, excerpt, isPassthroughError } from '../errors';
 import { Change } from '../edit/changes';
 import { Plan } from '../plan/types';
@@ -30,9 +31,15 @@ export interface ApplyResult {
  * Reads the persistent definition of `vm` from libvirt, transforms it with `plan`, defines it, reads it
  * back and checks that libvirt kept every hostdev, alias and override; on a refused define or a dropped
  * fact the original definition is defined again. Never throws for the domain's own problems: the
- * result carries the code.
+ * result carries the code. Arguments of the wrong type are refused (INPUT_INVALID) before virsh runs.
  */
 export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): ApplyResult {
+  // Checked before virsh runs: a wrong argument is the caller's mistake, not the domain's problem.
+  requireString(vm, 'applyPlan', 'the domain name as a string first');
+  requireObject(plan, 'applyPlan', 'a plan object second');
+  requireOptions(options, 'applyPlan', 'its options as an object third (or nothing)');
+  requireOptionalString(options.connect, 'applyPlan', 'options.connect as a libvirt URI string');
+  requireOptionalString(options.virsh, 'applyPlan', 'options.virsh as the path of the virsh program');
   let original: string;
   let result: ReturnType<typeof explainTransform>;
   try {

@@ -1,7 +1,10 @@
+import { requireBytes, requireString } from '../arguments';
 import { PassthroughError } from '../errors';
 
 /** Bytes from a file or stdin → text, refusing what libvirt would not read as UTF-8. */
 export function decodeXmlBytes(bytes: Uint8Array, name = 'input'): string {
+  requireBytes(bytes, 'decodeXmlBytes', 'the bytes as a Uint8Array (a Buffer is one)');
+  requireString(name, 'decodeXmlBytes', 'a name for messages as its second argument (or nothing)');
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
     throw new PassthroughError('XML_MALFORMED', `${name} is UTF-16 (it starts with a UTF-16 byte order mark); convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8.`, {
       line: 1,

@@ -1,3 +1,5 @@
+import { isObject, refuseArgument, requireString } from '../arguments';
+
 /** A PCI address: domain:bus:slot.function, as lspci, sysfs and libvirt name a device. */
 export interface PciAddress {
   domain: number;
@@ -12,6 +14,7 @@ const BDF = /^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0
 
 /** `DDDD:BB:SS.F` or `BB:SS.F` (domain 0). Returns a reason instead of throwing. */
 export function parsePciAddress(text: string): PciAddress | string {
+  requireString(text, 'parsePciAddress', 'the address as a string like 0000:1b:00.0');
   const m = BDF.exec(text.trim());
   if (!m) return `"${text}" is not a PCI address; write it as lspci prints it, e.g. 0000:1b:00.0 or 1b:00.0`;
   return checkPciRanges({
@@ -34,6 +37,9 @@ export function checkPciRanges(address: PciAddress): PciAddress | string {
 
 /** Canonical text form, `0000:1b:00.0`: used as the key wherever addresses are compared. */
 export function formatPciAddress(a: PciAddress): string {
+  if (!isObject(a) || !(['domain', 'bus', 'slot', 'function'] as const).every((part) => typeof a[part] === 'number')) {
+    refuseArgument('formatPciAddress', 'an address object { domain, bus, slot, function } of numbers (parsePciAddress gives one)', a);
+  }
   return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.function.toString(16)}`;
 }
 
