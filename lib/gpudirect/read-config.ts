@@ -1,3 +1,4 @@
+import { refuseArgument, requireOptionalString, requireOptions } from '../arguments';
 import { excerpt, PassthroughError } from '../errors';
 import { NVIDIA_DEVICES } from '../pci/nvidia-devices.generated';
 import { PCI_VENDOR_NVIDIA } from '../pci/address';
@@ -62,6 +63,9 @@ export function readConfigSpace(input: string | Uint8Array, options: ReadOptions
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
     throw new PassthroughError('INPUT_INVALID', `readConfigSpace takes lspci text or config-space bytes, got ${describeValue(input)}.`);
   }
+  requireOptions(options, 'readConfigSpace');
+  requireOptionalString(options.address, 'readConfigSpace', 'options.address as a PCI address string');
+  requireOptionalString(options.name, 'readConfigSpace', 'options.name as a string');
   const name = options.name ?? 'the input';
   if (input instanceof Uint8Array && isBinary(input)) return requireList(fromBytes(options.address ?? name, input), name);
   const readings = readConfigSpaces(input);
@@ -71,6 +75,7 @@ export function readConfigSpace(input: string | Uint8Array, options: ReadOptions
 
 /** Every PCI function a capture holds, read as far as it goes (no refusal for missing lists). */
 export function readConfigSpaces(input: string | Uint8Array): ConfigSpaceReading[] {
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) refuseArgument('readConfigSpaces', 'lspci text or config-space bytes', input);
   if (input instanceof Uint8Array && isBinary(input)) return [fromBytes('config', input)];
   const text = typeof input === 'string' ? input : decodeText(input);
   return dropBareRepeats(splitBlocks(cleanLines(text)).map(readBlock));
