@@ -8,6 +8,7 @@ import {
   recommendedP2POffset,
 } from './architecture';
 import { ConfigSpaceReading, readConfigSpace, ReadCapability } from './read-config';
+import { atLeast, STACK } from '../plan/stack';
 
 /** What one QEMU generation does with `x-nv-gpudirect-clique` on this GPU. */
 export interface QemuPlacement {
@@ -53,9 +54,6 @@ export interface P2PPlacement {
   warnings: string[];
 }
 
-/** QEMU 8.1 is the first release with the alternate offset (commit "Support alternate offset for GPUDirect Cliques"). */
-const ALTERNATE_OFFSET = [8, 1, 0];
-
 /** A QEMU version as users write it: 8.2.0, 7.2, 1:7.2+dfsg-7 (Debian), 10.0.2-rc1. Anything else is refused. */
 export function parseQemuVersion(text: unknown): [number, number, number] {
   const m = typeof text === 'string' ? /^\s*(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~][0-9A-Za-z.+~-]*)?\s*$/.exec(text) : null;
@@ -66,11 +64,6 @@ export function parseQemuVersion(text: unknown): [number, number, number] {
     );
   }
   return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
-}
-
-function atLeast(version: number[], min: number[]): boolean {
-  for (let i = 0; i < 3; i++) if (version[i] !== min[i]) return version[i] > min[i];
-  return true;
 }
 
 const h = (n: number) => `0x${n.toString(16)}`;
@@ -96,7 +89,7 @@ export function predictP2PPlacement(input: Uint8Array | ConfigSpaceReading, qemu
   const refusal = deviceRefusal(reading);
   const qemu81 = refusal ?? modernPlacement(caps, reading.complete);
   const qemuBefore81 = refusal ?? placeAt(C8, caps, 'QEMU before 8.1 always uses C8h');
-  const chosen = atLeast(version, ALTERNATE_OFFSET) ? qemu81 : qemuBefore81;
+  const chosen = atLeast(version, STACK.qemuAlternateOffset) ? qemu81 : qemuBefore81;
   const known = reading.vendor !== undefined && reading.device !== undefined ? lookupNvidiaDevice({ vendor: reading.vendor, device: reading.device }) : undefined;
   const arch = architecture ?? (known?.isGpu && isGpudirectArchitecture(known.architecture) ? known.architecture : architectureFromChip(reading.description));
   const recommended = arch === undefined ? undefined : recommendedP2POffset(arch);
