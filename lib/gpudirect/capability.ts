@@ -48,7 +48,7 @@ export function decodeP2PCapability(bytes: ArrayLike<number>): DecodedP2P {
   return { ok: true, clique: (params >> 3) & 0xf, version: params & 0x7, nextPointer: bytes[1] };
 }
 
-/** A config-space byte or offset as two hex digits. */
-export function hex(n: number): string {
-  return n.toString(16).padStart(2, '0');
+/** A config-space byte or offset as two hex digits; a vendor, device or class ID with width 4. */
+export function hex(n: number, width = 2): string {
+  return n.toString(16).padStart(width, '0');
 }

@@ -9,6 +9,7 @@ import {
 } from './architecture';
 import { ConfigSpaceReading, readConfigSpace, ReadCapability } from './read-config';
 import { atLeast, STACK } from '../plan/stack';
+import { hex } from './capability';
 
 /** What one QEMU generation does with `x-nv-gpudirect-clique` on this GPU. */
 export interface QemuPlacement {
@@ -109,7 +110,7 @@ export function predictP2PPlacement(input: Uint8Array | ConfigSpaceReading, qemu
   };
   if (chosen.error !== undefined) result.error = chosen.error;
   if (reading.address !== undefined) result.address = reading.address;
-  if (reading.vendor !== undefined && reading.device !== undefined) result.deviceId = `${hex4(reading.vendor)}:${hex4(reading.device)}`;
+  if (reading.vendor !== undefined && reading.device !== undefined) result.deviceId = `${hex(reading.vendor, 4)}:${hex(reading.device, 4)}`;
   if (arch !== undefined) result.architecture = arch;
   if (recommended !== undefined) result.recommended = recommended;
   if (agrees !== undefined) result.agrees = agrees;
@@ -157,12 +158,12 @@ function toReading(input: unknown): ConfigSpaceReading {
 /** QEMU checks the device before placing anything: an NVIDIA function of the display class (03h). */
 function deviceRefusal(reading: ConfigSpaceReading): QemuPlacement | undefined {
   if (reading.vendor !== undefined && reading.vendor !== 0x10de) {
-    return { offset: null, reason: `the device's vendor is ${hex4(reading.vendor)}, not NVIDIA (10de)`, error: 'NVIDIA GPUDirect Clique ID: invalid device vendor', shadows: [] };
+    return { offset: null, reason: `the device's vendor is ${hex(reading.vendor, 4)}, not NVIDIA (10de)`, error: 'NVIDIA GPUDirect Clique ID: invalid device vendor', shadows: [] };
   }
   if (reading.classCode !== undefined && reading.classCode >> 8 !== 0x03) {
     return {
       offset: null,
-      reason: `the device's class is ${hex4(reading.classCode)}, not a display controller (03xx): the clique goes on the GPU function`,
+      reason: `the device's class is ${hex(reading.classCode, 4)}, not a display controller (03xx): the clique goes on the GPU function`,
       error: 'NVIDIA GPUDirect Clique ID: unsupported PCI class',
       shadows: [],
     };
@@ -220,4 +221,3 @@ function meaning(offset: number, recommended: number, arch: string): string {
   );
 }
 
-const hex4 = (n: number) => n.toString(16).padStart(4, '0');

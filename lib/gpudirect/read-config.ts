@@ -60,9 +60,7 @@ export interface ReadOptions {
  * capture holds several devices and none was chosen.
  */
 export function readConfigSpace(input: string | Uint8Array, options: ReadOptions = {}): ConfigSpaceReading {
-  if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
-    throw new PassthroughError('INPUT_INVALID', `readConfigSpace takes lspci text or config-space bytes, got ${describeValue(input)}.`);
-  }
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) refuseArgument('readConfigSpace', 'lspci text or config-space bytes', input);
   requireOptions(options, 'readConfigSpace');
   requireOptionalString(options.address, 'readConfigSpace', 'options.address as a PCI address string');
   requireOptionalString(options.name, 'readConfigSpace', 'options.name as a string');
@@ -442,7 +440,7 @@ function listDevices(readings: ConfigSpaceReading[]): string {
 /** `capture`: every block the reading was chosen from, to point at another one that has a list. */
 function requireList(reading: ConfigSpaceReading, name: string, capture: ConfigSpaceReading[] = [reading]): ConfigSpaceReading {
   if (reading.capabilities.length > 0) return reading;
-  const who = `${reading.address ?? name}${reading.vendor !== undefined && reading.device !== undefined ? ` (${hex4(reading.vendor)}:${hex4(reading.device)})` : ''}`;
+  const who = `${reading.address ?? name}${reading.vendor !== undefined && reading.device !== undefined ? ` (${hex(reading.vendor, 4)}:${hex(reading.device, 4)})` : ''}`;
   const size = reading.config?.length ?? 0;
   const found = reading.notes.some((n) => /access denied/.test(n))
     ? 'lspci printed "Capabilities: <access denied>" (it was not run as root)'
@@ -465,10 +463,3 @@ function requireList(reading: ConfigSpaceReading, name: string, capture: ConfigS
   );
 }
 
-const hex4 = (n: number) => n.toString(16).padStart(4, '0');
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}

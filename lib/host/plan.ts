@@ -8,6 +8,7 @@ import { Plan, PlanHostdev } from '../plan/types';
 import { cliquesFromTopology } from './cliques';
 import { HostPciDevice, HostSnapshot, isAccelerator, isNvidiaGpu, requireHostDevices, requireSnapshot } from './snapshot';
 import { CliquePolicy, requirePolicy } from './topology';
+import { hex } from '../gpudirect/capability';
 
 export interface HostSelection {
   /** `all`, or addresses. */
@@ -18,7 +19,6 @@ export interface HostSelection {
   qemu?: string;
 }
 
-const hex4 = (n: number) => n.toString(16).padStart(4, '0');
 const GiB = 1024 ** 3;
 
 /** What q35 guest firmware maps for 64-bit BARs by default: QEMU's q35 pci-hole64-size and OVMF's X-PciMmio64Mb. */
@@ -86,15 +86,15 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
   const topologyReasons = reasons.length;
   const hostdevs: PlanHostdev[] = [
     ...gpus.map((g, i): PlanHostdev => {
-      const entry: PlanHostdev = { address: g.address, alias: `gpu${i}`, device: `${hex4(g.vendor)}:${hex4(g.device)}` };
+      const entry: PlanHostdev = { address: g.address, alias: `gpu${i}`, device: `${hex(g.vendor, 4)}:${hex(g.device, 4)}` };
       const known = lookupNvidiaDevice({ vendor: g.vendor, device: g.device });
       if (cliques[g.address] !== undefined && known?.isGpu) {
         const offset = predictedOffset(g, qemu, reasons);
         if (offset !== null) entry.gpudirect = { clique: cliques[g.address], ...(offset ? { offset } : {}) };
-      } else if (isNvidiaGpu(g)) reasons.push(`${g.address}: ${hex4(g.vendor)}:${hex4(g.device)} is not in the NVIDIA device table; no clique (add "architecture" by hand)`);
+      } else if (isNvidiaGpu(g)) reasons.push(`${g.address}: ${hex(g.vendor, 4)}:${hex(g.device, 4)} is not in the NVIDIA device table; no clique (add "architecture" by hand)`);
       return entry;
     }),
-    ...npus.map((n, i): PlanHostdev => ({ address: n.address, alias: `npu${i}`, device: `${hex4(n.vendor)}:${hex4(n.device)}` })),
+    ...npus.map((n, i): PlanHostdev => ({ address: n.address, alias: `npu${i}`, device: `${hex(n.vendor, 4)}:${hex(n.device, 4)}` })),
   ];
   // The offsets were predicted for this QEMU: transform checks the plan against it, not against its own machine's.
   const plan: Plan = { ...(qemu !== undefined ? { target: { qemu } } : {}), hostdevs };
@@ -125,17 +125,17 @@ function predictedOffset(gpu: HostPciDevice, qemu: string | undefined, reasons: 
     reasons.push(`${gpu.address}: ${err.message} The offset recorded is the spec's.`);
     return undefined;
   }
-  const hex = (n: number) => `0x${n.toString(16)}` as '0xc8' | '0xd4';
-  const spec = p.recommended !== undefined && p.agrees === false ? ` (the spec recommends ${hex(p.recommended)} for ${p.architecture})` : '';
+  const planOffset = (n: number) => `0x${n.toString(16)}` as '0xc8' | '0xd4';
+  const spec = p.recommended !== undefined && p.agrees === false ? ` (the spec recommends ${planOffset(p.recommended)} for ${p.architecture})` : '';
   if (qemu === undefined) {
     const [modern, legacy] = [p.qemu81.offset, p.qemuBefore81.offset];
     if (modern !== null && modern === legacy) {
-      reasons.push(`${gpu.address}: every QEMU puts the GPUDirect capability at ${hex(modern)}${spec}`);
-      return hex(modern);
+      reasons.push(`${gpu.address}: every QEMU puts the GPUDirect capability at ${planOffset(modern)}${spec}`);
+      return planOffset(modern);
     }
     reasons.push(
-      `${gpu.address}: QEMU 8.1 and later put the capability at ${modern === null ? 'nothing (refuse to start)' : hex(modern)}, older QEMU at ` +
-        `${legacy === null ? 'nothing (refuse to start)' : hex(legacy)}: give --qemu VERSION to record QEMU's choice; the offset recorded is the spec's`,
+      `${gpu.address}: QEMU 8.1 and later put the capability at ${modern === null ? 'nothing (refuse to start)' : planOffset(modern)}, older QEMU at ` +
+        `${legacy === null ? 'nothing (refuse to start)' : planOffset(legacy)}: give --qemu VERSION to record QEMU's choice; the offset recorded is the spec's`,
     );
     return undefined;
   }
@@ -143,6 +143,6 @@ function predictedOffset(gpu: HostPciDevice, qemu: string | undefined, reasons: 
     reasons.push(`${gpu.address}: no clique: QEMU ${qemu} would refuse to start with one (${p.error}); ${p.reason}`);
     return null;
   }
-  reasons.push(`${gpu.address}: QEMU ${qemu} puts the GPUDirect capability at ${hex(p.offset)}${spec}`);
-  return hex(p.offset);
+  reasons.push(`${gpu.address}: QEMU ${qemu} puts the GPUDirect capability at ${planOffset(p.offset)}${spec}`);
+  return planOffset(p.offset);
 }
