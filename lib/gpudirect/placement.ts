@@ -10,6 +10,7 @@ import {
 import { ConfigSpaceReading, readConfigSpace, ReadCapability } from './read-config';
 import { atLeast, STACK } from '../plan/stack';
 import { hex } from './capability';
+import { PCI_VENDOR_NVIDIA } from '../pci/address';
 
 /** What one QEMU generation does with `x-nv-gpudirect-clique` on this GPU. */
 export interface QemuPlacement {
@@ -157,7 +158,7 @@ function toReading(input: unknown): ConfigSpaceReading {
 
 /** QEMU checks the device before placing anything: an NVIDIA function of the display class (03h). */
 function deviceRefusal(reading: ConfigSpaceReading): QemuPlacement | undefined {
-  if (reading.vendor !== undefined && reading.vendor !== 0x10de) {
+  if (reading.vendor !== undefined && reading.vendor !== PCI_VENDOR_NVIDIA) {
     return { offset: null, reason: `the device's vendor is ${hex(reading.vendor, 4)}, not NVIDIA (10de)`, error: 'NVIDIA GPUDirect Clique ID: invalid device vendor', shadows: [] };
   }
   if (reading.classCode !== undefined && reading.classCode >> 8 !== 0x03) {

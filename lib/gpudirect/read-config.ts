@@ -1,7 +1,7 @@
 import { refuseArgument, requireOptionalString, requireOptions } from '../arguments';
 import { excerpt, PassthroughError } from '../errors';
 import { NVIDIA_DEVICES } from '../pci/nvidia-devices.generated';
-import { PCI_VENDOR_NVIDIA } from '../pci/address';
+import { isNvidiaDisplay, PCI_VENDOR_NVIDIA } from '../pci/address';
 import { hex } from './capability';
 import { walkCapabilities } from './config-space';
 
@@ -66,8 +66,9 @@ export function readConfigSpace(input: string | Uint8Array, options: ReadOptions
   requireOptionalString(options.name, 'readConfigSpace', 'options.name as a string');
   const name = options.name ?? 'the input';
   if (input instanceof Uint8Array && isBinary(input)) return requireList(fromBytes(options.address ?? name, input), name);
-  const readings = readConfigSpaces(input);
-  const chosen = select(readings, options.address, name, typeof input === 'string' ? input : decodeText(input));
+  const text = typeof input === 'string' ? input : decodeText(input);
+  const readings = readConfigSpaces(text);
+  const chosen = select(readings, options.address, name, text);
   return requireList(chosen, name, options.address === undefined ? readings : [chosen]);
 }
 
@@ -430,7 +431,6 @@ function select(readings: ConfigSpaceReading[], address: string | undefined, nam
   throw new PassthroughError('INPUT_INVALID', `${name} holds ${readings.length} devices: ${listDevices(readings)}. Choose one with --address ADDR.`);
 }
 
-const isNvidiaDisplay = (r: ConfigSpaceReading) => r.vendor === PCI_VENDOR_NVIDIA && r.classCode !== undefined && r.classCode >> 8 === 0x03;
 
 function listDevices(readings: ConfigSpaceReading[]): string {
   const shown = readings.slice(0, 8).map((r, i) => `${r.address ?? `#${i + 1} (no address)`} ${excerpt(r.description, 50)}`.trim());

@@ -1,7 +1,7 @@
 import { isObject, refuseArgument, requireArrayOf } from '../arguments';
 import { inspectDomain } from '../inspect';
 import { normalizePlan } from '../plan/normalize';
-import { PCI_VENDOR_NVIDIA } from '../pci/address';
+import { isNvidiaDisplay } from '../pci/address';
 import { decodeP2PCapability } from './capability';
 import { findP2PCapability, PciFunctionDump } from './config-space';
 import { P2P_OFFSET_KEPLER_TO_VOLTA, P2P_OFFSET_TURING_AND_LATER } from './architecture';
@@ -58,7 +58,6 @@ export function expectationFromPlan(plan: unknown): GuestExpectation {
 
 const isFunctionDump = (d: unknown): d is PciFunctionDump => isObject(d) && d.config instanceof Uint8Array;
 
-const isNvidiaGpu = (d: PciFunctionDump) => d.vendor === PCI_VENDOR_NVIDIA && d.classCode !== undefined && d.classCode >> 8 === 0x03;
 
 /**
  * Inside the guest: every NVIDIA GPU carries the P2P capability, linked into its capability list, at the
@@ -75,7 +74,7 @@ export function verifyGuest(expected: GuestExpectation, guest: PciFunctionDump[]
     report.warnings.push("the domain hides KVM (<kvm><hidden state='on'/> or kvm=off): the NVIDIA driver ignores the P2P capability even when it is present");
   }
   const offsets = new Set(expected.gpus.map((g) => g.offset).filter((o): o is number => o !== undefined));
-  for (const dump of guest.filter(isNvidiaGpu)) report.gpus.push(checkGpu(dump, offsets));
+  for (const dump of guest.filter(isNvidiaDisplay)) report.gpus.push(checkGpu(dump, offsets));
   if (report.gpus.length < expected.gpus.length) {
     report.problems.push(`expected ${expected.gpus.length} NVIDIA GPUs in the guest, found ${report.gpus.length}`);
   }

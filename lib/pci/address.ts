@@ -93,3 +93,8 @@ export function formatDeviceId(id: PciDeviceId): string {
 }
 
 export const PCI_VENDOR_NVIDIA = 0x10de;
+
+/** An NVIDIA display function (class 03xx, `classCode` as config space's 16-bit base class + subclass): a GPU. */
+export function isNvidiaDisplay(d: { vendor?: number; classCode?: number }): boolean {
+  return d.vendor === PCI_VENDOR_NVIDIA && d.classCode !== undefined && d.classCode >> 8 === 0x03;
+}
