@@ -43,7 +43,7 @@ function run(xml: string, plan: Plan, options: TransformOptions, explain: boolea
   checkQemuForGpudirect(target, hostdevs);
   const needsClique = hostdevs.some((h) => h.gpudirect);
   const overrideStyle = needsClique ? overrideStyleFor(target) : 'override';
-  warnings.push(...stackWarnings(target, hostdevs));
+  if (explain) warnings.push(...stackWarnings(target, hostdevs)); // transformDomain returns only the XML: no messages to build
   const style: XmlStyle = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
   const edits = planEdits(facts, hostdevs, style, overrideStyle, plan.mmio);
   warnings.push(...edits.warnings);

@@ -148,8 +148,11 @@ class XmlParser {
     return this.error(`${what} of more than ${MAX_TEXT_BYTES.toLocaleString('en')} bytes: libvirt's XML parser (libxml2, without XML_PARSE_HUGE) refuses it`, offset, 'limit');
   }
 
-  private checkTextLength(from: number, to: number, what: string, offset: number): void {
-    if (to - from > MAX_TEXT_BYTES / 3 && utf8Length(this.s.slice(from, to)) > MAX_TEXT_BYTES) throw this.tooLong(what, offset);
+  /** `name`, when given, is appended to `what` only on failure: no string is built per attribute on the hot path. */
+  private checkTextLength(from: number, to: number, what: string, offset: number, name?: string): void {
+    if (to - from > MAX_TEXT_BYTES / 3 && utf8Length(this.s.slice(from, to)) > MAX_TEXT_BYTES) {
+      throw this.tooLong(name === undefined ? what : `${what} ${clip(name)}`, offset);
+    }
   }
 
   private firstNonWhitespace(from: number, to: number): number {
@@ -320,7 +323,7 @@ class XmlParser {
     const quote = s.charCodeAt(open);
     if (quote !== CH_APOS && quote !== CH_QUOTE) throw this.error(`the value of ${clip(name)} on <${clip(tagName)}> must be in quotes`, open);
     const close = this.attributeValueEnd(open + 1, quote, name);
-    this.checkTextLength(open + 1, close, `the value of ${clip(name)}`, open);
+    this.checkTextLength(open + 1, close, 'the value of', open, name);
     if (this.seenBefore(pairs, name)) throw this.error(`the attribute ${clip(name)} appears twice on <${clip(tagName)}>`, at);
     pairs.push(name, attributeValue(s.slice(open + 1, close)));
     return close + 1;
