@@ -5,8 +5,7 @@ import { parseLspciDump, parseSysfsConfig, PciFunctionDump } from '../gpudirect/
 import { P2PPlacement, parseQemuVersion, predictP2PPlacement, QemuPlacement } from '../gpudirect/placement';
 import { readConfigSpace } from '../gpudirect/read-config';
 import { expectationFromDomain, expectationFromPlan, GuestExpectation, verifyGuest } from '../gpudirect/verify';
-import { CliFailure, CliIo, UsageError, describeErrno, readJson, readText } from './io';
-import { excerpt } from '../errors';
+import { CliIo, UsageError, readFileOrFail, readJson, readText } from './io';
 
 const SYSFS_PCI = '/sys/bus/pci/devices';
 const hex = (n: number | undefined) => (n === undefined ? '-' : `0x${n.toString(16).padStart(2, '0')}`);
@@ -25,12 +24,7 @@ function readBytes(io: CliIo, file: string): Uint8Array {
     if (bytes === undefined) throw new UsageError('no config space on standard input: pipe it in, or give --config FILE');
     return bytes;
   }
-  try {
-    return io.readFile(file);
-  } catch (err) {
-    if (err instanceof CliFailure) throw err;
-    throw new CliFailure(`cannot read ${excerpt(file)}: ${describeErrno(err)}`);
-  }
+  return readFileOrFail(io, file);
 }
 
 export function runPredict(values: Record<string, unknown>, positionals: string[], io: CliIo): number {

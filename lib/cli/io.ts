@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeXmlBytes } from '../load/decode';
+import { LineTable } from '../load/lines';
 import { PassthroughError, excerpt } from '../errors';
 
 export interface CliIo {
@@ -146,12 +147,12 @@ export function readBytes(io: CliIo, file: string | undefined, what: string, lim
  * JSON path (schema, from validatePlan later).
  */
 export function readJson(io: CliIo, file: string, what: string): unknown {
-  const text = blame({ xml: file }, () => decodeJsonBytes(readFileOrFail(io, file, DEFAULT_READ_LIMIT), file, what));
+  const text = decodeJsonBytes(readFileOrFail(io, file, DEFAULT_READ_LIMIT), file, what);
   try {
     return JSON.parse(text);
   } catch (err) {
     const { reason, offset } = jsonSyntaxError((err as Error).message, text.length);
-    const error = new PassthroughError('PLAN_INVALID', `The ${what} is not valid JSON: ${reason}.`, positionIn(text, offset));
+    const error = new PassthroughError('PLAN_INVALID', `The ${what} is not valid JSON: ${reason}.`, new LineTable(text).positionOf(offset));
     errorFiles.set(error, file);
     throw error;
   }
@@ -184,13 +185,8 @@ function jsonSyntaxError(message: string, length: number): { reason: string; off
   return { reason: excerpt(reason, 120), offset: position ? Number(position[1]) : length };
 }
 
-function positionIn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const lineStart = Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) + 1;
-  return { line: before.split(/\r\n?|\n/).length, column: offset - lineStart + 1 };
-}
-
-function readFileOrFail(io: CliIo, file: string, limit: number): Uint8Array {
+/** A file's bytes; a file that cannot be read is one line and exit 1. Without a limit, a file past the default is refused. */
+export function readFileOrFail(io: CliIo, file: string, limit?: number): Uint8Array {
   try {
     return io.readFile(file, limit);
   } catch (err) {

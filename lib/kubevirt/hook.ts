@@ -1,4 +1,4 @@
-import { requireString } from '../arguments';
+import { isObject, requireString } from '../arguments';
 import { PassthroughError, excerpt } from '../errors';
 import { inspectDomain, HostdevInfo } from '../inspect';
 import { Plan, PlanHostdev } from '../plan/types';
@@ -13,7 +13,7 @@ export const GPUDIRECT_ANNOTATION = 'libvirt-passthrough.io/gpudirect';
  * generic/hostdev.go "hostdevice-", dra/gpu_hostdev.go "dra-gpu-", dra/generic_hostdev.go
  * "dra-hostdevice-"; api.NewUserDefinedAlias adds "ua-").
  */
-export const KUBEVIRT_ALIAS_PREFIXES = ['ua-gpu-', 'ua-hostdevice-', 'ua-dra-gpu-', 'ua-dra-hostdevice-'] as const;
+const KUBEVIRT_ALIAS_PREFIXES = ['ua-gpu-', 'ua-hostdevice-', 'ua-dra-gpu-', 'ua-dra-hostdevice-'] as const;
 
 /** One GPU of the annotation: a clique, or a clique with the GPU architecture (which fixes the capability offset). */
 export type AnnotationGpu = number | { clique: number; architecture?: string };
@@ -125,8 +125,4 @@ function findHostdev(name: string, hostdevs: HostdevInfo[]): HostdevInfo & { ali
 
 function annotationError(what: string): PassthroughError {
   return new PassthroughError('PLAN_INVALID', `The VMI annotation ${GPUDIRECT_ANNOTATION} ${what}.`);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

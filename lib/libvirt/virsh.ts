@@ -23,7 +23,7 @@ export function runVirsh(args: string[], options: VirshOptions): string {
 }
 
 /** virsh's own error lines without the `error: ` prefixes, one line, clipped. */
-export function virshMessage(stderr: string): string {
+function virshMessage(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.replace(/^error: /, '').trim())
