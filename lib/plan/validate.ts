@@ -64,10 +64,14 @@ function misspeltKey(error: ErrorObject | undefined, plan: unknown): string | un
   return typo === undefined ? undefined : `unknown key "${excerpt(typo)}" in ${jsonPath(error.instancePath)}; did you mean "${missing}"?`;
 }
 
+/** `/hostdevs/1/a~1b` → `['hostdevs', '1', 'a/b']` (JSON Pointer, RFC 6901). */
+function pointerParts(pointer: string): string[] {
+  return pointer.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
 function instanceAt(data: unknown, pointer: string): unknown {
-  if (!pointer) return data;
   let node = data;
-  for (const part of pointer.split('/').slice(1)) node = (node as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  for (const part of pointerParts(pointer)) node = (node as Record<string, unknown> | undefined)?.[part];
   return node;
 }
 
@@ -83,11 +87,10 @@ function knownKeys(instancePath: string): string[] {
     return n;
   };
   let node = resolve(planSchema);
-  for (const part of instancePath.split('/').slice(1)) node = resolve(/^\d+$/.test(part) ? node?.items : node?.properties?.[part.replace(/~1/g, '/').replace(/~0/g, '~')]);
+  for (const part of pointerParts(instancePath)) node = resolve(/^\d+$/.test(part) ? node?.items : node?.properties?.[part]);
   return node?.properties ? Object.keys(node.properties) : [];
 }
 
-/** The known key nearest to a misspelt one (at most 2 edits, and fewer than half its letters), if any. */
 function patternHint(instancePath: string): string {
   if (/address$|guestAddress$/i.test(instancePath)) return 'a PCI address like 0000:1b:00.0 or 1b:00.0';
   if (/alias$/.test(instancePath)) return 'letters, digits, _ and -, starting with a letter, at most 63 characters';
@@ -104,11 +107,7 @@ function article(type: string): string {
 /** `/hostdevs/1/gpudirect/clique` → `hostdevs[1].gpudirect.clique`. */
 export function jsonPath(pointer: string): string {
   if (!pointer) return '(root)';
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+  return pointerParts(pointer).reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
 }
 
 /** Turns either address form into numbers, range-checked; errors name the plan path. */
