@@ -130,6 +130,18 @@ test('a running domain is defined for its next start, and the message says so', 
   );
 });
 
+test('a plan without a target asks the connection for its versions once, for all the VMs', () => {
+  defineVm('lp-v1');
+  defineVm('lp-v2');
+  const log = path.join(dir, 'virsh-calls.log');
+  const counting = wrapper('virsh-counting', `echo "$3" >> "${log}"`);
+  const plan = writePlan('k80-no-target', JSON.parse(fs.readFileSync(example('2gpu-k80.plan.json'), 'utf8')));
+  const r = apply(['lp-v1', 'lp-v2', '--plan', plan, '--dry-run'], counting);
+  expect(r.code).toBe(0);
+  expect(fs.readFileSync(log, 'utf8').split('\n').filter((c) => c === 'version')).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/without target\.libvirt/); // both VMs were transformed for the connection's versions
+});
+
 test('usage errors', () => {
   expect(apply(['--plan', example('npu.plan.json')]).code).toBe(2);
   expect(apply(['vm1']).stderr).toMatch(/apply needs --plan/);

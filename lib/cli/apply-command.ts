@@ -1,4 +1,4 @@
-import { ApplyResult, applyPlan } from '../libvirt/apply';
+import { ApplyResult, applyPlan, withDaemonTarget } from '../libvirt/apply';
 import { Plan } from '../plan/types';
 import { validatePlan } from '../plan/validate';
 import { CliIo, UsageError, readJson } from './io';
@@ -31,9 +31,11 @@ export function runApply(values: Record<string, string | boolean | undefined>, p
     virsh: process.env.LIBVIRT_PASSTHROUGH_VIRSH || undefined,
     dryRun: values['dry-run'] === true,
   };
+  // One `virsh version` for all the VMs: they go through the same connection.
+  const targeted = withDaemonTarget(plan, options);
   const results: ApplyResult[] = [];
   for (const vm of positionals) {
-    const result = applyPlan(vm, plan, options);
+    const result = applyPlan(vm, targeted, options);
     results.push(result);
     if (!values.json) report(result, io);
   }

@@ -63,7 +63,7 @@ export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): A
  * (`virsh version`: the daemon and its QEMU), so the clique is written in the form that stack needs; the
  * plan's own target values win. When virsh cannot say, the plan stays as it is and the transform warns.
  */
-function withDaemonTarget(plan: Plan, options: VirshOptions): Plan {
+export function withDaemonTarget(plan: Plan, options: VirshOptions): Plan {
   if (plan.target?.libvirt !== undefined && plan.target?.qemu !== undefined) return plan;
   if (!Array.isArray(plan?.hostdevs) || !plan.hostdevs.some((h) => h?.gpudirect)) return plan;
   let text: string;
