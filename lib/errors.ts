@@ -84,6 +84,11 @@ export function isPassthroughError(value: unknown): value is PassthroughError {
   );
 }
 
+/** Names and labels in messages are cut short as they are (no folding): an error never echoes a hostile megabyte. */
+export function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
 /**
  * Error messages quote input; keep quotes short so megabytes never reach a log line, and printable so binary
  * input (a config-space file given as text) never sends control characters to a terminal.

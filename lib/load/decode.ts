@@ -1,5 +1,5 @@
 import { requireBytes, requireString } from '../arguments';
-import { PassthroughError } from '../errors';
+import { PassthroughError, clip } from '../errors';
 
 /** Bytes from a file or stdin → text, refusing what libvirt would not read as UTF-8. */
 export function decodeXmlBytes(bytes: Uint8Array, name = 'input'): string {
@@ -21,7 +21,7 @@ export function decodeXmlBytes(bytes: Uint8Array, name = 'input'): string {
     const column = before.length - Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) ;
     const label = declaredLabel(bytes);
     const message = label && !UTF8_LABEL.test(label)
-      ? `${name} declares encoding='${clipLabel(label)}' and is not UTF-8; this tool reads and writes UTF-8 only: convert it (iconv -f ${clipLabel(label)} -t UTF-8) and change the declaration to encoding='UTF-8'.`
+      ? `${name} declares encoding='${clip(label)}' and is not UTF-8; this tool reads and writes UTF-8 only: convert it (iconv -f ${clip(label)} -t UTF-8) and change the declaration to encoding='UTF-8'.`
       : `${name} is not valid UTF-8; libvirt reads domain XML as UTF-8.`;
     throw new PassthroughError('XML_MALFORMED', message, { line, column });
   }
@@ -43,7 +43,7 @@ const ASCII_COMPATIBLE_LABEL = /^(?:us-ascii|ascii|iso[-_]?8859-(?:[1-9]|1[0-6])
  */
 export function declaredEncodingProblem(label: string, text: string, afterUtf8Bom: boolean): { message: string; offset?: number } | undefined {
   if (UTF8_LABEL.test(label)) return undefined;
-  const shown = clipLabel(label);
+  const shown = clip(label);
   if (afterUtf8Bom) return { message: `the text starts with a UTF-8 byte order mark but the XML declaration says encoding='${shown}'; declare encoding='UTF-8'` };
   if (WIDE_LABEL.test(label)) {
     return { message: `the XML declaration says encoding='${shown}' but the text is UTF-8 (libxml2 refuses it: "Document labelled UTF-16 but has UTF-8 content"); declare encoding='UTF-8'` };
@@ -64,8 +64,4 @@ export function declaredEncodingProblem(label: string, text: string, afterUtf8Bo
 function declaredLabel(bytes: Uint8Array): string | undefined {
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 256)).toString('latin1');
   return /^(?:\u00EF\u00BB\u00BF)?<\?xml[ \t\r\n][^>]*?encoding[ \t\r\n]*=[ \t\r\n]*["']([A-Za-z][A-Za-z0-9._-]*)["']/.exec(head)?.[1];
-}
-
-function clipLabel(label: string): string {
-  return label.length > 40 ? `${label.slice(0, 40)}…` : label;
 }

@@ -1,7 +1,7 @@
-import { PassthroughError, excerpt } from '../errors';
+import { PassthroughError, clip, excerpt } from '../errors';
 import { XmlElement } from './element';
 import { LineTable } from './lines';
-import { XmlSyntaxError, clip, parseXml } from './parse';
+import { XmlSyntaxError, parseXml } from './parse';
 
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 /** libvirt domains nest about 8 deep; anything near this is not a domain. */

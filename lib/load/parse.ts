@@ -1,4 +1,5 @@
 import { declaredEncodingProblem } from './decode';
+import { clip } from '../errors';
 import { NO_CHILDREN, PREDEFINED_ENTITIES, XmlElement, decodeReferences } from './element';
 
 /**
@@ -531,9 +532,4 @@ function isNameCode(c: number): boolean {
 
 function hex4(code: number): string {
   return code.toString(16).toUpperCase().padStart(4, '0');
-}
-
-/** Names and values in messages are cut short: an error never echoes a hostile megabyte. */
-export function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
