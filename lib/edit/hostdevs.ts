@@ -1,4 +1,5 @@
 import { DomainFacts, ExistingHostdev, positionOf } from '../domain/facts';
+import { child } from '../domain/xml';
 import { excerpt } from '../errors';
 import { formatPciAddress } from '../pci/address';
 import { PlannedHostdev } from '../plan/types';
@@ -39,12 +40,12 @@ function checkNewHostdev(facts: DomainFacts, planned: PlannedHostdev): string | 
   const path = `hostdevs[${planned.index}]`;
   const owner = planned.alias === undefined ? undefined : facts.aliases.get(planned.alias);
   if (owner) {
-    throw conflict(facts, owner, `Alias ${planned.alias} (${path}) is already used by a <${clip(owner.tagName)}> in the domain. Choose another alias.`);
+    throw conflict(facts, owner, `Alias ${planned.alias} (${path}) is already used by a <${clipValue(owner.tagName)}> in the domain. Choose another alias.`);
   }
   const guest = planned.guestAddress && formatPciAddress(planned.guestAddress);
   const occupant = guest === undefined ? undefined : facts.guestAddresses.get(guest);
   if (occupant) {
-    throw conflict(facts, occupant, `Guest PCI address ${guest} (${path}.guestAddress) is already used by a <${clip(occupant.tagName)}>. Choose a free address or omit guestAddress.`);
+    throw conflict(facts, occupant, `Guest PCI address ${guest} (${path}.guestAddress) is already used by a <${clipValue(occupant.tagName)}>. Choose a free address or omit guestAddress.`);
   }
   checkBootOrder(facts, planned);
   return planned.alias;
@@ -61,7 +62,7 @@ function checkBootOrder(facts: DomainFacts, planned: PlannedHostdev): void {
     );
   }
   const other = facts.bootOrders.get(planned.bootOrder);
-  if (other) throw conflict(facts, other, `Boot order ${planned.bootOrder} (${path}) is already used by a <${clip(other.tagName)}>; libvirt needs each order once.`);
+  if (other) throw conflict(facts, other, `Boot order ${planned.bootOrder} (${path}) is already used by a <${clipValue(other.tagName)}>; libvirt needs each order once.`);
 }
 
 /** A device already in the domain: unchanged when it matches, a conflict when it differs in a way that matters. */
@@ -87,16 +88,16 @@ function differencesFrom(planned: PlannedHostdev, existing: ExistingHostdev): st
   if (existing.kind === 'interface') found.push("as an <interface type='hostdev'> (a network function), not a <hostdev>");
   if (existing.managed !== planned.managed) found.push(`with managed='${existing.managed ? 'yes' : 'no'}'`);
   if (existing.alias !== undefined && !planned.aliasWasGenerated && planned.alias !== undefined && existing.alias !== planned.alias) {
-    found.push(`with alias '${clip(existing.alias)}', not '${planned.alias}'`);
+    found.push(`with alias '${clipValue(existing.alias)}', not '${planned.alias}'`);
   }
   if (existing.alias !== undefined && planned.gpudirect && !existing.alias.startsWith('ua-')) {
-    found.push(`with alias '${clip(existing.alias)}', which libvirt assigned itself and drops on define (use \`virsh dumpxml --inactive\`)`);
+    found.push(`with alias '${clipValue(existing.alias)}', which libvirt assigned itself and drops on define (use \`virsh dumpxml --inactive\`)`);
   }
   const guest = planned.guestAddress && formatPciAddress(planned.guestAddress);
   const existingGuest = existing.guestAddress && formatPciAddress(existing.guestAddress);
   if (guest !== undefined && guest !== existingGuest) found.push(`at guest address ${existingGuest ?? '(none)'}, not ${guest}`);
-  if (planned.rom?.bar !== undefined && planned.rom.bar !== existing.romBar) found.push(`with rom bar '${clip(existing.romBar ?? '(unset)')}'`);
-  if (planned.rom?.file !== undefined && planned.rom.file !== existing.romFile) found.push(`with rom file '${clip(existing.romFile ?? '(unset)')}'`);
+  if (planned.rom?.bar !== undefined && planned.rom.bar !== existing.romBar) found.push(`with rom bar '${clipValue(existing.romBar ?? '(unset)')}'`);
+  if (planned.rom?.file !== undefined && planned.rom.file !== existing.romFile) found.push(`with rom file '${clipValue(existing.romFile ?? '(unset)')}'`);
   if (planned.bootOrder !== undefined && planned.bootOrder !== existing.bootOrder) found.push(`with boot order ${existing.bootOrder ?? '(unset)'}`);
   return found;
 }
@@ -105,8 +106,8 @@ function differencesFrom(planned: PlannedHostdev, existing: ExistingHostdev): st
 function addAlias(facts: DomainFacts, planned: PlannedHostdev, existing: ExistingHostdev, style: XmlStyle, out: EditPlan): string {
   const alias = planned.alias!;
   const owner = facts.aliases.get(alias);
-  if (owner) throw conflict(facts, owner, `Alias ${alias} (hostdevs[${planned.index}]) is already used by another <${clip(owner.tagName)}>. Choose another alias.`);
-  const source = existing.element.children.find((el) => el.localName === 'source' && !el.namespaceURI);
+  if (owner) throw conflict(facts, owner, `Alias ${alias} (hostdevs[${planned.index}]) is already used by another <${clipValue(owner.tagName)}>. Choose another alias.`);
+  const source = child(existing.element, 'source');
   const line: Lines = [[0, aliasLine(alias, style)[1]]];
   const insertion = source ? insertAfter(facts, source, [line], style) : insertFirst(facts, existing.element, [line], style);
   const edit = addInsertion(out, insertion);
@@ -115,6 +116,6 @@ function addAlias(facts: DomainFacts, planned: PlannedHostdev, existing: Existin
 }
 
 /** Values read from the domain can be any length; messages quote at most a line of them. */
-function clip(value: string): string {
+function clipValue(value: string): string {
   return excerpt(value, 80);
 }
