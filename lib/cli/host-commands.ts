@@ -8,7 +8,7 @@ import { explainPlanFromHost } from '../host/plan';
 import { parseQemuVersion } from '../gpudirect/placement';
 import { HostSnapshot, isAccelerator, isNvidiaGpu, readHostSnapshot } from '../host/snapshot';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
-import { CliquePolicy } from '../host/topology';
+import { CLIQUE_POLICIES, CliquePolicy } from '../host/topology';
 import { CliFailure, CliIo, UsageError, readText } from './io';
 import { FoundVersion, ToolRunner, chooseTarget, runLocalTool } from './stack-detect';
 
@@ -62,7 +62,6 @@ function selected(option: string, value: unknown, snapshot: HostSnapshot): 'all'
   return wanted;
 }
 
-const readSmall = (io: CliIo, file: string, what: string) => readText(io, file, what);
 
 /** nvidia-smi's own view, when it runs here (GPUs still on the NVIDIA driver). */
 function liveNvidiaSmi(): { topo: string; busIds: string } | undefined {
@@ -124,7 +123,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
   if (sub === 'plan') {
     if (values.gpus === undefined && values.npus === undefined) throw new UsageError('host plan needs --gpus and/or --npus');
     const policy = values.policy as CliquePolicy | undefined;
-    if (policy !== undefined && !['socket', 'host-bridge', 'switch'].includes(policy)) throw new UsageError(`unknown --policy '${excerpt(String(policy))}': use socket, host-bridge or switch`);
+    if (policy !== undefined && !CLIQUE_POLICIES.includes(policy)) throw new UsageError(`unknown --policy '${excerpt(String(policy))}': use ${CLIQUE_POLICIES.slice(0, -1).join(', ')} or ${CLIQUE_POLICIES[CLIQUE_POLICIES.length - 1]}`);
     if (values['bus-ids'] !== undefined && values.topo === undefined) throw new UsageError('--bus-ids goes with --topo');
     if (typeof values.qemu === 'string') parseQemuVersion(values.qemu);
     const snapshot = readSnapshot(values.sysfs, liveRoot);
@@ -137,7 +136,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     const { plan, reasons, topologyReasons } = explainPlanFromHost(snapshot, { gpus, npus, policy, qemu: qemu.found?.version });
     if (plan.hostdevs.length === 0) throw new CliFailure('no GPUs or accelerators found to plan: nothing to write');
     const topo = typeof values.topo === 'string'
-      ? { topo: readSmall(io, values.topo, 'topology'), busIds: typeof values['bus-ids'] === 'string' ? readSmall(io, values['bus-ids'], 'bus ID list') : undefined }
+      ? { topo: readText(io, values.topo, 'topology'), busIds: typeof values['bus-ids'] === 'string' ? readText(io, values['bus-ids'], 'bus ID list') : undefined }
       : values.sysfs === undefined ? liveNvidiaSmi() : undefined;
     if (topo) {
       const fromSmi = cliquesFromTopology({ ...topo, policy });

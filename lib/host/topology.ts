@@ -28,9 +28,12 @@ const DESCRIBE: Record<Link, string> = {
   SYS: 'on different CPU sockets (SYS)',
 };
 
+/** The clique policies, loosest join rule first (as JOINS lists them). */
+export const CLIQUE_POLICIES = Object.keys(JOINS) as CliquePolicy[];
+
 export function requirePolicy(policy: unknown, fn: string): asserts policy is CliquePolicy {
   if (typeof policy !== 'string' || !Object.prototype.hasOwnProperty.call(JOINS, policy)) {
-    refuseArgument(fn, `a clique policy, one of ${Object.keys(JOINS).join(', ')}`, policy);
+    refuseArgument(fn, `a clique policy, one of ${CLIQUE_POLICIES.join(', ')}`, policy);
   }
 }
 
