@@ -60,7 +60,7 @@ function requireSelection(snapshot: unknown, selection: unknown, fn: string): as
 /** A plan transformDomain takes as is: the selected GPUs (with cliques from the topology) and accelerators. */
 export function planFromHost(snapshot: HostSnapshot, selection: HostSelection): Plan {
   requireSelection(snapshot, selection, 'planFromHost');
-  return explainPlanFromHost(snapshot, selection).plan;
+  return explain(snapshot, selection).plan;
 }
 
 /** planFromHost plus the reason for each clique decision. */
@@ -70,6 +70,11 @@ export function planFromHost(snapshot: HostSnapshot, selection: HostSelection): 
  */
 export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan; reasons: string[]; topologyReasons: number } {
   requireSelection(snapshot, selection, 'explainPlanFromHost');
+  return explain(snapshot, selection);
+}
+
+/** The plan from arguments already checked by the exported caller (each names itself in its refusals). */
+function explain(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan; reasons: string[]; topologyReasons: number } {
   const qemu = selection.qemu === undefined ? undefined : parseQemuVersion(selection.qemu).join('.');
   const pick = (which: 'all' | string[] | undefined, isKind: (d: (typeof snapshot.devices)[number]) => boolean) => {
     if (which === undefined) return [];
