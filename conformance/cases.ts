@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isPassthroughError } from '../lib/errors';
-import { formatPciAddress, parsePciAddress, PciAddress } from '../lib/pci/address';
+import { formatPciAddress } from '../lib/pci/address';
 import { overrideStyleFor } from '../lib/plan/stack';
 import { Plan } from '../lib/plan/types';
+import { readPlanAddress } from '../lib/plan/validate';
 import { transformDomain } from '../lib/transform';
 import { REPO } from './repo';
 import { CliqueExpectation, Status } from './judge';
@@ -30,10 +31,9 @@ export function corpusDir(): string {
 
 export function expectationFor(plan: Plan): CliqueExpectation {
   const hosts: Record<string, number | null> = {};
-  for (const h of plan.hostdevs) {
-    const address = typeof h.address === 'string' ? parsePciAddress(h.address) : { domain: 0, ...h.address };
-    hosts[formatPciAddress(address as PciAddress)] = h.gpudirect ? h.gpudirect.clique : null;
-  }
+  plan.hostdevs.forEach((h, i) => {
+    hosts[formatPciAddress(readPlanAddress(h.address, `hostdevs[${i}].address`))] = h.gpudirect ? h.gpudirect.clique : null;
+  });
   // The library's own rule (lib/plan/stack.ts) for which form it wrote; the oracle then proves what that form does.
   const commandlineStyle = plan.hostdevs.some((h) => h.gpudirect) && overrideStyleFor(plan.target ?? {}) === 'commandline';
   return { hosts, commandlineStyle, mmioGiB: plan.mmio?.window64GiB };
