@@ -156,6 +156,12 @@ describe('errors outside the case folders', () => {
   });
 });
 
+test('a PassthroughError keeps its reason without the location the message ends with', () => {
+  const err = new PassthroughError('XML_MALFORMED', 'the tag is never closed', { line: 3, column: 7 });
+  expect(err.message).toBe('the tag is never closed (line 3, column 7)');
+  expect(err.reason).toBe('the tag is never closed');
+});
+
 test('messages quote input printably: control characters of binary input never reach a terminal', () => {
   const binary = 'x\u0001\u001b[31m\u007f\u0085y'.repeat(3);
   const err = (() => {

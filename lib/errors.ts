@@ -59,10 +59,13 @@ export class PassthroughError extends Error {
   readonly line?: number;
   readonly column?: number;
   readonly path?: string;
+  /** The message without the location that `message` ends with: for callers that print the location their own way. */
+  readonly reason: string;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(withLocation(message, details));
     this.code = code;
+    this.reason = message;
     if (details.line !== undefined) this.line = details.line;
     if (details.column !== undefined) this.column = details.column;
     if (details.path !== undefined) this.path = details.path;

@@ -350,9 +350,7 @@ function locatedMessage(err: import('../errors').PassthroughError, file: string 
   const message = oneLine(err.message);
   if (file === undefined) return `${err.code}: ${message}`;
   if (err.line === undefined) return `${excerpt(file, 200)}: ${err.code}: ${message}`;
-  const tail = ` (line ${err.line}, column ${err.column ?? 1})`;
-  const bare = message.endsWith(tail) ? message.slice(0, -tail.length) : message;
-  return `${excerpt(file, 200)}:${err.line}:${err.column ?? 1}: ${err.code}: ${bare}`;
+  return `${excerpt(file, 200)}:${err.line}:${err.column ?? 1}: ${err.code}: ${oneLine(err.reason ?? err.message)}`;
 }
 
 const stackOf = (err: unknown): unknown => (typeof err === 'object' && err !== null ? (err as { stack?: unknown }).stack : undefined);
