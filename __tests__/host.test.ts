@@ -251,6 +251,12 @@ const gpuHost = (device: number, config: Uint8Array | undefined) =>
     ],
   });
 
+test('a live snapshot reads config space only for the NVIDIA GPUs (the only config it uses), as a capture stores it', () => {
+  const snapshot = readHostSnapshot(gpuHost(0x1eb8, T4));
+  expect(snapshot.devices.filter((d) => d.config).map((d) => d.vendor)).toEqual(GPU_PATHS.map(() => 0x10de));
+  expect(snapshot.devices.find((d) => d.vendor === 0x15b3)?.config).toBeUndefined();
+});
+
 describe('host capture keeps each NVIDIA GPU\'s config space; host plan --qemu predicts from the tar as from the tree', () => {
   test.each([
     ['T4-like (MSI-X at C8h)', 0x1eb8, T4, '0xd4'],

@@ -95,7 +95,8 @@ function readDevice(dir: string, address: string, sysDevices: string): HostPciDe
         return end > start && (flags & IORESOURCE_MEM_64) !== 0n ? [Number(end - start + 1n)] : [];
       }),
   };
-  if (fs.existsSync(configFile)) device.config = Uint8Array.from(fs.readFileSync(configFile));
+  // Only a GPU's config space is ever used (the GPUDirect placement); host check reads no other function's.
+  if (isNvidiaGpu(device) && fs.existsSync(configFile)) device.config = Uint8Array.from(fs.readFileSync(configFile));
   return device;
 }
 
