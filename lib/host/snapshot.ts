@@ -21,7 +21,7 @@ export interface HostPciDevice {
   path: string[];
   /** Sizes in bytes of the 64-bit memory BARs (sysfs `resource`, IORESOURCE_MEM_64); what needs the 64-bit MMIO window. */
   bar64Sizes: number[];
-  /** The sysfs `config` file (64 bytes without root, 256 or 4096 with), when the snapshot has it. */
+  /** The sysfs `config` file of an NVIDIA GPU (64 bytes without root, 256 or 4096 with), when the snapshot has it. */
   config?: Uint8Array;
 }
 
