@@ -6,6 +6,7 @@ import { runCli } from '../lib/cli/main';
 import { DEFAULT_MAX_BYTES } from '../lib';
 import { CliIo, DEFAULT_READ_LIMIT, processIo } from '../lib/cli/io';
 import { REPO } from './helpers/paths';
+import { readableByNobody } from './helpers/nobody';
 import { GPU, GUIDE_CMDLINE, NPU, makeSysfs } from './helpers/sysfs';
 
 // What ordinary mistakes and environments do to the CLI (issue 15): every failure is one line and an
@@ -25,7 +26,7 @@ const write = (name: string, data: string | Uint8Array) => {
 };
 
 function bin(args: string[], options: { input?: string | Buffer; shell?: string; asNobody?: boolean } = {}) {
-  const argv = [process.execPath, BIN, ...args];
+  const argv = [process.execPath, options.asNobody ? readableByNobody().bin : BIN, ...args];
   const run = options.shell
     ? spawnSync('sh', ['-c', options.shell.replace('$LP', argv.map((a) => `'${a}'`).join(' '))], { encoding: 'utf8', cwd: dir })
     : options.asNobody
@@ -141,7 +142,7 @@ describe('failures that printed a Node stack trace: one line and exit 1 through 
     const file = path.join(locked, 'vm.xml');
     fs.writeFileSync(file, DOMAIN, { mode: 0o666 });
     fs.chmodSync(file, 0o666);
-    const r = bin(['transform', '--plan', example('npu.plan.json'), file, '--in-place'], { asNobody: true });
+    const r = bin(['transform', '--plan', readableByNobody().example('npu.plan.json'), file, '--in-place'], { asNobody: true });
     expect(r.stderr).not.toMatch(STACK);
     expect(r.stderr).toMatch(/--in-place cannot create a temporary file in .*locked: permission denied \(EACCES\)/);
     expect(r.code).toBe(1);
@@ -157,7 +158,7 @@ describe('failures that printed a Node stack trace: one line and exit 1 through 
     const file = path.join(open, 'vm.xml');
     fs.writeFileSync(file, DOMAIN);
     fs.chmodSync(file, 0o666);
-    const r = bin(['transform', '--plan', example('npu.plan.json'), file, '--in-place'], { asNobody: true });
+    const r = bin(['transform', '--plan', readableByNobody().example('npu.plan.json'), file, '--in-place'], { asNobody: true });
     expect(r.stderr).toMatch(/--in-place would change the owner of .*vm.xml \(uid 0, gid 0\) to yours/);
     expect(r.code).toBe(1);
     expect(fs.statSync(file).uid).toBe(0);

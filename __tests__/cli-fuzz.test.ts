@@ -6,13 +6,13 @@ import fc from 'fast-check';
 import { runCli } from '../lib/cli/main';
 import { CliIo, DEFAULT_READ_LIMIT, processIo } from '../lib/cli/io';
 import { REPO } from './helpers/paths';
+import { readableByNobody } from './helpers/nobody';
 import { GPU, GUIDE_CMDLINE, makeSysfs } from './helpers/sysfs';
 
 // Random command lines built from the documented commands and flags, with missing, unreadable and odd
 // files and standard input up to past the size limit: whatever the input, the CLI ends with an exit
 // status of 0, 1 or 2 and, without --debug, never prints a stack trace. Fixed seeds: a failure replays.
 jest.setTimeout(120_000);
-const BIN = path.join(REPO, 'bin', 'libvirt-passthrough.js');
 const STACK = /\n\s+at .+:\d+:\d+\)?\n|Error: .*\n\s+at /;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-fuzz-'));
@@ -141,7 +141,7 @@ test('the real binary, as an unprivileged user (files it may not read): 30 rando
   fc.assert(
     fc.property(argv, fc.constantFrom<string | undefined>(undefined, '', domain, 'HUGE'), (args, input) => {
       restore();
-      const run = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, BIN, ...args], {
+      const run = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, readableByNobody().bin, ...args], {
         input: input === 'HUGE' ? Buffer.alloc(17 * 1024 * 1024, 0x20) : input,
         encoding: 'utf8',
         cwd: dir,
