@@ -217,8 +217,8 @@ export function stackWarnings(target: Target, hostdevs: PlannedHostdev[]): strin
   const late = gpus.some((h) => h.gpudirect!.offset === P2P_OFFSET_TURING_AND_LATER);
   if (late && alternateOffset(target) === undefined) {
     warnings.push(
-      `Turing-or-later GPUs are planned for GPUDirect without target.qemu: QEMU before ${show(STACK.qemuAlternateOffset)} cannot place their capability ` +
-        `(always C8h) and the VM would not start. Give target.qemu, or target.qemuAlternateOffset for a vendor build.`,
+      `Turing-or-later GPUs are planned for GPUDirect without target.qemu: QEMU before ${show(STACK.qemuAlternateOffset)} always uses C8h, and on cards ` +
+        `whose MSI-X starts there (Tesla T4, L20) the VM would not start. Give target.qemu, or target.qemuAlternateOffset for a vendor build.`,
     );
   }
   return warnings;
