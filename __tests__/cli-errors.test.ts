@@ -6,8 +6,10 @@ import { runCli } from '../lib/cli/main';
 import { DEFAULT_MAX_BYTES } from '../lib';
 import { CliIo, DEFAULT_READ_LIMIT, processIo } from '../lib/cli/io';
 import { REPO } from './helpers/paths';
-import { readableByNobody } from './helpers/nobody';
+import { readableByNobody, removeNobodyCopy } from './helpers/nobody';
 import { GPU, GUIDE_CMDLINE, NPU, makeSysfs } from './helpers/sysfs';
+
+afterAll(removeNobodyCopy);
 
 // What ordinary mistakes and environments do to the CLI (issue 15): every failure is one line and an
 // exit status, never a stack trace; every answer names what it could not find.

@@ -6,8 +6,10 @@ import fc from 'fast-check';
 import { runCli } from '../lib/cli/main';
 import { CliIo, DEFAULT_READ_LIMIT, processIo } from '../lib/cli/io';
 import { REPO } from './helpers/paths';
-import { readableByNobody } from './helpers/nobody';
+import { readableByNobody, removeNobodyCopy } from './helpers/nobody';
 import { GPU, GUIDE_CMDLINE, makeSysfs } from './helpers/sysfs';
+
+afterAll(removeNobodyCopy);
 
 // Random command lines built from the documented commands and flags, with missing, unreadable and odd
 // files and standard input up to past the size limit: whatever the input, the CLI ends with an exit

@@ -15,8 +15,13 @@ export function readableByNobody(): { bin: string; example: (file: string) => st
     copy = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-as-nobody-'));
     fs.chmodSync(copy, 0o755);
     for (const part of ['bin', 'dist', 'package.json', 'examples']) fs.cpSync(path.join(REPO, part), path.join(copy, part), { recursive: true });
-    process.on('exit', () => fs.rmSync(copy!, { recursive: true, force: true }));
   }
   const root = copy;
   return { bin: path.join(root, 'bin', 'libvirt-passthrough.js'), example: (file) => path.join(root, 'examples', file) };
+}
+
+/** For afterAll in the suites that use readableByNobody: the copy goes with the suite (jest workers skip exit handlers). */
+export function removeNobodyCopy(): void {
+  if (copy !== undefined) fs.rmSync(copy, { recursive: true, force: true });
+  copy = undefined;
 }
