@@ -1,0 +1,39 @@
+import type { Plan } from '../plan/types';
+import { CommandArgs, loadOptions, output, readMaxBytes } from './command';
+import { CliIo, UsageError, blame, displayName, readJson, readText } from './io';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const removeModule = () => require('../remove') as typeof import('../remove');
+
+export const REMOVE_HELP = `Usage: libvirt-passthrough remove [DOMAIN.xml] [--plan PLAN.json] [--address ADDR]... [--alias NAME]... [--in-place [--no-backup]]
+
+The inverse of transform: removes the selected <hostdev> entries, their clique settings
+(<qemu:override> properties or -set arguments) and their metadata; what the transform created
+(<metadata>, the qemu namespace declaration) goes when nothing else needs it.
+Without a selection: every GPU recorded in the library's metadata.
+Something selected that is not in the domain (a typo, an alias without its device) is an error
+(REMOVE_NOT_FOUND, exit 1), and then nothing is removed or written.
+  --plan FILE      remove everything this plan added
+  --address ADDR   a host PCI address (repeatable)
+  --alias NAME     a device alias, with or without ua- (repeatable)
+  --max-bytes N    refuse a domain XML larger than N bytes (default 16 MiB)
+
+Example:
+  libvirt-passthrough remove --plan gpus.json vm1.new.xml > vm1.xml
+`;
+
+export function runRemove({ values, positionals }: CommandArgs, io: CliIo): void {
+  if (positionals.length > 1) throw new UsageError('remove takes at most one domain file');
+  const maxBytes = readMaxBytes(values);
+  const xml = readText(io, positionals[0], 'domain XML', maxBytes);
+  const addresses = values.address as unknown as string[] | undefined;
+  const aliases = values.alias as unknown as string[] | undefined;
+  const selection =
+    typeof values.plan === 'string'
+      ? (readJson(io, values.plan, 'plan') as Plan)
+      : addresses || aliases
+        ? { addresses, aliases }
+        : undefined;
+  const files = { xml: displayName(positionals[0]), plan: typeof values.plan === 'string' ? values.plan : undefined };
+  output(values, positionals, blame(files, () => removeModule().removePassthrough(xml, selection, loadOptions(maxBytes))), io);
+}

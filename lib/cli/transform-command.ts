@@ -1,0 +1,64 @@
+import type { Plan } from '../plan/types';
+import { CommandArgs, loadOptions, output, readMaxBytes } from './command';
+import { CliIo, UsageError, blame, displayName, readJson, readText } from './io';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const transformModule = () => require('../transform') as typeof import('../transform');
+const stackDetect = () => require('./stack-detect') as typeof import('./stack-detect');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+export const TRANSFORM_HELP = `Usage: libvirt-passthrough transform --plan PLAN.json [DOMAIN.xml] [--explain] [--in-place [--no-backup]]
+
+Reads the domain XML from DOMAIN.xml (or standard input), adds what PLAN.json asks for, and
+prints the new XML on standard output. Nothing else in the document changes.
+  --plan FILE    the plan (JSON; see docs/plan.md)
+  --explain      also print what was added, with output line numbers, on standard error
+  --in-place     rewrite DOMAIN.xml atomically instead of printing (keeps DOMAIN.xml.bak)
+  --no-backup    with --in-place: no .bak
+  --max-bytes N  refuse a domain XML larger than N bytes (default 16 MiB)
+  --libvirt VER  the libvirt version of the host that runs the domain (default: the plan's target,
+                 else libvirtd/virtqemud/virsh --version here)
+  --qemu VER     the QEMU version there (default: the plan's target, else qemu-system-x86_64 --version)
+  --no-detect    do not read versions from local tools (when this machine is not the VM host)
+For plans with GPUDirect cliques the versions used, and where they came from, are printed on
+standard error; they decide how the cliques are written (docs/gpudirect.md, Versions).
+
+Example:
+  virsh dumpxml --inactive vm1 | libvirt-passthrough transform --plan gpus.json > vm1.xml
+  virsh define vm1.xml
+`;
+
+export function runTransform({ values, positionals }: CommandArgs, io: CliIo): void {
+  if (typeof values.plan !== 'string') throw new UsageError('transform needs --plan PLAN.json');
+  if (positionals.length > 1) throw new UsageError('transform takes at most one domain file');
+  for (const flag of ['libvirt', 'qemu'] as const) {
+    if (values[flag] !== undefined && !/^\d+(\.\d+){0,3}$/.test(String(values[flag]))) throw new UsageError(`--${flag} needs a version like 9.0.0`);
+  }
+  const maxBytes = readMaxBytes(values);
+  let plan = readJson(io, values.plan, 'plan') as Plan;
+  // Versions decide only how cliques are written: no GPUDirect, no tools run.
+  if (Array.isArray(plan?.hostdevs) && plan.hostdevs.some((h) => h?.gpudirect)) {
+    const detect = !values['no-detect'];
+    const { chooseTarget, describeChoice, runLocalTool } = stackDetect();
+    const chosen = chooseTarget(
+      plan,
+      { libvirt: values.libvirt as string | undefined, qemu: values.qemu as string | undefined, detect },
+      io.runTool ?? runLocalTool,
+    );
+    plan = chosen.plan;
+    io.stderr(`${describeChoice(chosen.choice, detect)}\n`);
+  }
+  const xml = readText(io, positionals[0], 'domain XML', maxBytes);
+  const result = blame({ xml: displayName(positionals[0]), plan: values.plan }, () => transformModule().explainTransform(xml, plan, loadOptions(maxBytes)));
+  output(values, positionals, result.xml, io);
+  for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
+  if (values.explain) for (const c of result.changes) io.stderr(describeChange(c) + '\n');
+}
+
+function describeChange(c: import('../edit/changes').Change): string {
+  const parts = [`line ${c.line ?? '?'}`, c.kind];
+  if (c.address) parts.push(c.address);
+  if (c.alias) parts.push(c.alias);
+  if (c.clique !== undefined) parts.push(`clique ${c.clique}`, `offset ${c.capabilityOffset}`, c.architecture ?? '', `via ${c.via}`);
+  return parts.filter(Boolean).join('  ');
+}
