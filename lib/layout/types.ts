@@ -66,10 +66,17 @@ export interface PciTreeNode {
   classCode: string;
   vendor?: string;
   device?: string;
+  /** sysfs subsystem_vendor / subsystem_device ("0x10de"): NCCL writes them into its topology and recognises
+   * Broadcom PEX switches by them (src/graph/topo.cc getBcmGen). */
+  subsystemVendor?: string;
+  subsystemDevice?: string;
   link?: LayoutLink;
   /** The alias of a placed device (gpu0, nic1…) or of a controller (pci.3). */
   alias?: string;
   role?: DeviceRole;
+  /** In a guest tree predicted from a domain: the host function a placed device passes through (its
+   * <hostdev><source><address>), so a guest pair can be set next to the same pair on the host. */
+  hostBdf?: string;
   children: PciTreeNode[];
 }
 

@@ -1,0 +1,174 @@
+import type { PciTree, PciTreeNode } from '../lib/layout/types';
+import { NcclCpu, ncclView } from '../lib/nccl/policy';
+import { ncclLinkSpeed, renderNcclTopo, unknownLinks } from '../lib/nccl/topo-file';
+import { ncclSystemFromTree } from '../lib/nccl/system';
+import { treeFromSysfs } from '../lib/nccl/sysfs-tree';
+import { isPassthroughError } from '../lib/errors';
+import { oracleTree, readFixture, topoElements, treeFromTopoFile } from './helpers/nccl-trees';
+
+const INTEL: NcclCpu = { vendor: 'GenuineIntel' };
+const AMD: NcclCpu = { vendor: 'AuthenticAMD' };
+
+/** `a-b PATH uses` per pair, with aliases where the tree has them, for tables that read like nvidia-smi's. */
+function pairs(tree: PciTree, cpu?: NcclCpu): string[] {
+  const view = ncclView(tree, cpu);
+  const name = (bdf: string) => view.devices.find((d) => d.bdf === bdf)?.alias ?? bdf;
+  return view.pairs.map((p) => `${name(p.a)}-${name(p.b)} ${p.path}/${p.smi} ${p.uses ? (p.kind === 'gpu-gpu' ? 'P2P' : 'GDR') : 'no'}`);
+}
+
+describe('NCCL path types and P2P/GDR on the trees the guest kernel really showed (guest oracle, __tests__/nccl-fixtures)', () => {
+  test.each([
+    // (a) today's flat layout: each GPU on its own root port of pcie.0, no NUMA node: every pair through the CPU.
+    ['a-flat-root-ports.xml', INTEL, ['ua-gpu0-ua-gpu1 PHB/PHB no'], [-1, -1]],
+    // Two GPUs on AMD: NCCL's exception (p2pLevel SYS) makes even the flat layout use P2P.
+    ['a-flat-root-ports.xml', AMD, ['ua-gpu0-ua-gpu1 PHB/PHB P2P'], [-1, -1]],
+    // (b) two pxb-pcie (nodes 0/1), each root port -> switch -> 2 GPUs: PIX inside a switch, SYS across nodes.
+    [
+      'b-numa-pxb-switch.xml',
+      INTEL,
+      ['ua-gpu0-ua-gpu1 PIX/PIX P2P', 'ua-gpu0-ua-gpu2 SYS/SYS no', 'ua-gpu0-ua-gpu3 SYS/SYS no', 'ua-gpu1-ua-gpu2 SYS/SYS no', 'ua-gpu1-ua-gpu3 SYS/SYS no', 'ua-gpu2-ua-gpu3 PIX/PIX P2P'],
+      [0, 0, 1, 1],
+    ],
+    ['b-numa-pxb-switch.xml', AMD, expect.arrayContaining(['ua-gpu0-ua-gpu1 PIX/PIX P2P', 'ua-gpu0-ua-gpu2 SYS/SYS no']), [0, 0, 1, 1]],
+    // (d) no <acpi/>: the pxb's node is lost (-1), so NCCL puts the GPU (hostdev0) and the NIC under one CPU.
+    ['d-no-acpi-no-address.xml', INTEL, ['hostdev0-ua-nic0 PHB/NODE no'], [-1, -1]],
+  ])('%s on %j', (fixture, cpu, expected, nodes) => {
+    const tree = oracleTree(fixture as string);
+    expect(pairs(tree, cpu as NcclCpu)).toEqual(expected);
+    expect(ncclView(tree).devices.map((d) => d.numaNode)).toEqual(nodes);
+  });
+
+});
+
+describe('the public cloud topology files, read back as the trees they stand for', () => {
+  // aws/aws-ofi-nccl topology/p4d-24xl-topo.xml: "2 groups of PCIe hierarchy under each socket. Each group has
+  // 2 GPUs and 1 NIC behind a PCIe switch." Intel Skylake (familyid 6, modelid 85), 8 GPUs.
+  const p4d = treeFromTopoFile(readFixture('aws-p4d-24xl-topo.xml'));
+  // Azure/azhpc-images topology/ndv4-topo.xml: 4 NUMA nodes (AMD family 23 model 49), each one virtual switch with
+  // 2 GPUs and 2 NICs.
+  const ndv4 = treeFromTopoFile(readFixture('azure-ndv4-topo.xml'));
+
+  test.each([
+    ['p4d GPU 0 and GPU 1, behind switch 0', p4d, INTEL, '0000:10:1c.0', '0000:10:1d.0', 'PIX', true],
+    ['p4d GPU 0 and NIC 0, behind switch 0', p4d, INTEL, '0000:10:1c.0', '0000:10:1b.0', 'PIX', true],
+    ['p4d GPU 0 and GPU 2, switches 0 and 1 of socket 0', p4d, INTEL, '0000:10:1c.0', '0000:20:1c.0', 'PHB', false],
+    ['p4d GPU 0 and NIC 1, switches 0 and 1 of socket 0', p4d, INTEL, '0000:10:1c.0', '0000:20:1b.0', 'PHB', false],
+    ['p4d GPU 0 and GPU 4, sockets 0 and 1', p4d, INTEL, '0000:10:1c.0', '0000:90:1c.0', 'SYS', false],
+    ['p4d GPU 0 and GPU 4 on AMD: 8 GPUs, so no exception', p4d, AMD, '0000:10:1c.0', '0000:90:1c.0', 'SYS', false],
+    ['ndv4 GPU 0003 and GPU 0004, one switch', ndv4, AMD, '0003:00:00.0', '0004:00:00.0', 'PIX', true],
+    ['ndv4 GPU 0003 and NIC 0103, one switch', ndv4, AMD, '0003:00:00.0', '0103:00:00.0', 'PIX', true],
+    ['ndv4 GPU 0003 and GPU 0001, nodes 0 and 1', ndv4, AMD, '0003:00:00.0', '0001:00:00.0', 'SYS', false],
+    ['ndv4 GPU 0003 and NIC 0101, nodes 0 and 1', ndv4, AMD, '0003:00:00.0', '0101:00:00.0', 'SYS', false],
+  ])('%s: %s', (_, tree, cpu, a, b, path, uses) => {
+    const pair = ncclView(tree as PciTree, cpu as NcclCpu).pairs.find((p) => [p.a, p.b].sort().join() === [a, b].sort().join());
+    expect(pair).toMatchObject({ path, uses });
+  });
+
+  test.each([
+    ['aws-p4d-24xl-topo.xml', { arch: 'x86_64', vendor: 'GenuineIntel', familyId: 6, modelId: 85 } as NcclCpu],
+    ['azure-ndv4-topo.xml', { arch: 'x86_64', vendor: 'AuthenticAMD', familyId: 23, modelId: 49 } as NcclCpu],
+  ])('renderNcclTopo writes %s back element for element, attribute for attribute (but the CPU affinity)', (file, cpu) => {
+    const published = readFixture(file);
+    const rendered = renderNcclTopo(treeFromTopoFile(published), cpu);
+    const withoutAffinity = topoElements(published).map((e) => ({ ...e, attrs: e.attrs.filter(([k]) => k !== 'affinity') }));
+    // NCCL orders <pci> children by bus ID (ncclTopoGetXmlFromSys); the files list the NIC last.
+    const byBusId = (els: ReturnType<typeof topoElements>) => els.map((e) => JSON.stringify(e)).sort();
+    expect(byBusId(topoElements(rendered))).toEqual(byBusId(withoutAffinity));
+    expect(rendered).toMatch(/^<system version="1">\n {2}<cpu numaid="0" arch="x86_64" vendor="[A-Za-z]+" familyid="\d+" modelid="\d+">\n {4}<pci busid="ffff:ff:01.0" class="0x060400"/);
+  });
+});
+
+/** A sysfs-shaped tree from `path:class[:numa]` lines: the tool for small hand-made cases. */
+function tree(spec: string[], numaOf: (bridge: string) => number = () => 0): PciTree {
+  return treeFromSysfs(
+    spec.map((line) => {
+      const [path, cls, vendor = '0x10de', subsystem = ''] = line.split(' ');
+      const parts = path.split('/');
+      const [sv, sd] = subsystem ? subsystem.split(':').map((v) => parseInt(v, 16)) : [];
+      return {
+        address: parts[parts.length - 1],
+        vendor: parseInt(vendor, 16),
+        device: parseInt(vendor === '0x1000' ? '0xc010' : '0x20b0', 16),
+        classCode: parseInt(cls, 16),
+        numaNode: numaOf(parts[0]),
+        path: parts,
+        ...(sv === undefined ? {} : { subsystemVendor: sv, subsystemDevice: sd }),
+      };
+    }),
+  );
+}
+
+describe('NCCL parent rule and path types, case by case (src/graph/xml.cc ncclTopoGetXmlFromSys, src/graph/paths.cc)', () => {
+  const GPU = '0x030200';
+  const BR = '0x060400';
+  const NIC = '0x020700 0x15b3';
+  test.each([
+    ['GPU on a root port hangs off the CPU', ['pci0000:00/0000:00:01.0 ' + BR, 'pci0000:00/0000:00:01.0/0000:01:00.0 ' + GPU, 'pci0000:00/0000:00:02.0 ' + BR, 'pci0000:00/0000:00:02.0/0000:02:00.0 ' + GPU], 'PHB/PHB'],
+    ['two GPUs under one switch', ['pci0000:00/0000:00:01.0 ' + BR, 'pci0000:00/0000:00:01.0/0000:01:00.0 ' + BR, 'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0 ' + BR, 'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:01.0 ' + BR, 'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0/0000:03:00.0 ' + GPU, 'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:01.0/0000:04:00.0 ' + GPU], 'PIX/PIX'],
+    ['root-complex integrated GPUs (on the root bus)', ['pci0000:00/0000:00:05.0 ' + GPU, 'pci0000:00/0000:00:06.0 ' + GPU], 'PHB/PHB'],
+    ['host bridges of one node: NCCL PHB, nvidia-smi NODE', ['pci0000:00/0000:00:05.0 ' + GPU, 'pci0000:40/0000:40:05.0 ' + GPU], 'PHB/NODE'],
+    ['host bridges of two nodes', ['pci0000:00/0000:00:05.0 ' + GPU, 'pci0000:80/0000:80:05.0 ' + GPU], 'SYS/SYS'],
+  ])('%s', (_, spec, expected) => {
+    const t = tree(spec, (bridge) => (bridge === 'pci0000:80' ? 1 : 0));
+    expect(ncclView(t).pairs.map((p) => `${p.path}/${p.smi}`)).toEqual([expected]);
+  });
+
+  // Nested switches: GPU a behind switch 2 (under switch 1), GPU b and NIC directly behind switch 1.
+  const nested = [
+    'pci0000:00/0000:00:01.0 ' + BR,
+    'pci0000:00/0000:00:01.0/0000:01:00.0 ' + BR,
+    'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0 ' + BR,
+    'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:01.0 ' + BR,
+    'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:02.0 ' + BR,
+    'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0/0000:03:00.0 ' + BR,
+    'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/0000:04:00.0 ' + BR,
+    'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/0000:04:00.0/0000:05:00.0 ' + GPU,
+    'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:01.0/0000:06:00.0 ' + GPU,
+    'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:02.0/0000:07:00.0 ' + NIC,
+  ];
+  test('nested switches: PXB between the levels, PIX within one, GDR up to PXB', () => {
+    expect(pairs(tree(nested))).toEqual(['0000:05:00.0-0000:06:00.0 PXB/PXB P2P', '0000:05:00.0-0000:07:00.0 PXB/PXB GDR', '0000:06:00.0-0000:07:00.0 PIX/PIX GDR']);
+  });
+
+  test('a Broadcom PEX Gen4 switch seen as two levels is one switch to NCCL (ncclTopoFlattenBcmSwitches), two to nvidia-smi', () => {
+    const bcm = nested.map((line, i) => ([1, 5].includes(i) ? `${line} 0x1000 1000:a064` : line));
+    expect(pairs(tree(bcm))).toEqual(['0000:05:00.0-0000:06:00.0 PIX/PXB P2P', '0000:05:00.0-0000:07:00.0 PIX/PXB GDR', '0000:06:00.0-0000:07:00.0 PIX/PIX GDR']);
+  });
+
+  test('the NCCL system keeps only the switches between CPUs and GPUs/NICs, children in bus-ID order', () => {
+    const system = ncclSystemFromTree(tree(nested));
+    const show = (p: { busId: string; children: { busId: string }[] }): unknown => ({ [p.busId]: p.children.map((c) => show(c as never)) });
+    expect(system.cpus.map((c) => ({ [c.numaId]: c.children.map(show) }))).toEqual([
+      { 0: [{ '0000:01:00.0': [{ '0000:03:00.0': [{ '0000:05:00.0': [] }] }, { '0000:06:00.0': [] }, { '0000:07:00.0': [] }] }] },
+    ]);
+  });
+
+  test('a tree whose root is not a PCI address is refused with TOPOLOGY_INVALID', () => {
+    const bad: PciTree = { cpus: [{ numaNode: 0, roots: [{ bdf: 'gpu0', classCode: GPU, children: [] } as PciTreeNode] }] };
+    expect(() => ncclView(bad)).toThrow(expect.objectContaining({ code: 'TOPOLOGY_INVALID' }));
+    try {
+      ncclView(bad);
+    } catch (e) {
+      expect(isPassthroughError(e) && e.message).toMatch(/gpu0 is not a PCI address/);
+    }
+  });
+});
+
+describe('link speeds in the spelling NCCL knows (src/graph/topo.cc kvDictPciGen)', () => {
+  test.each([
+    ['16.0 GT/s PCIe', '16.0 GT/s PCIe'],
+    ['8 GT/s', '8 GT/s'],
+    ['8.0 GT/s', '8.0 GT/s PCIe'],
+    ['2.5 GT/s PCIe', '2.5 GT/s PCIe'],
+    ['64.0 GT/s PCIe', '64.0 GT/s PCIe'],
+    ['Unknown', undefined],
+    ['128.0 GT/s PCIe', undefined],
+  ])('%s -> %s', (speed, expected) => expect(ncclLinkSpeed(speed)).toBe(expected));
+
+  test('the guest oracle (b) has QEMU links on every port; without the host links nothing is known... but they are written', () => {
+    const rendered = renderNcclTopo(oracleTree('b-numa-pxb-switch.xml'));
+    expect(rendered).toContain('<pci busid="0000:81:00.0" class="0x060400" vendor="0x104c" device="0x8232" link_speed="2.5 GT/s PCIe" link_width="1">');
+    expect(unknownLinks(oracleTree('b-numa-pxb-switch.xml'))).toEqual([]);
+    expect(rendered).toMatch(/^<system version="1">\n {2}<cpu numaid="0">\n/);
+  });
+});
