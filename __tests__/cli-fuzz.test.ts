@@ -64,7 +64,7 @@ const FLAGS: Record<string, string[]> = {
   hostdev: ['--alias', '--unmanaged', '--rom-bar'],
   remove: ['--plan', '--address', '--alias', '--in-place', '--no-backup', '--max-bytes'],
   predict: ['--config', '--qemu', '--architecture', '--json'],
-  'verify-guest': ['--domain', '--expect', '--lspci', '--json'],
+  'verify-guest': ['--domain', '--expect', '--lspci', '--json', '--sysfs', '--host', '--cpu'],
   host: ['--devices', '--sysfs', '--json', '--gpus', '--npus', '--policy', '--topo', '--bus-ids'],
   inspect: ['--json', '--max-bytes'],
 };

@@ -66,7 +66,10 @@ export const COMMANDS: Record<string, Command> = {
     get help() {
       return gpudirectHelp().VERIFY_GUEST_HELP;
     },
-    options: { domain: { type: 'string' }, expect: { type: 'string' }, lspci: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      domain: { type: 'string' }, expect: { type: 'string' }, lspci: { type: 'string' }, json: { type: 'boolean' },
+      sysfs: { type: 'string' }, host: { type: 'string' }, cpu: { type: 'string' },
+    },
     run: ({ values, positionals }, io) => gpudirect().runVerifyGuest(values, positionals, io),
   },
   host: {

@@ -4,8 +4,13 @@ import { GPUDIRECT_ARCHITECTURES, GpuArchitecture, isGpudirectArchitecture } fro
 import { parseLspciDump, parseSysfsConfig, PciFunctionDump } from '../gpudirect/config-space';
 import { P2PPlacement, parseQemuVersion, predictP2PPlacement, QemuPlacement } from '../gpudirect/placement';
 import { readConfigSpace } from '../gpudirect/read-config';
-import { expectationFromDomain, expectationFromPlan, GuestExpectation, verifyGuest } from '../gpudirect/verify';
+import { expectationFromDomain, expectationFromPlan, GuestExpectation, HostSide, TopologyReport, verifyGuest, verifyGuestTopology } from '../gpudirect/verify';
+import { readHostCapture } from '../host/capture';
+import { readHostSnapshot } from '../host/snapshot';
+import type { PciTreeNode } from '../layout/types';
+import { treeFromSysfs } from '../nccl/sysfs-tree';
 import { CliIo, UsageError, readFileOrFail, readJson, readText } from './io';
+import { cpuOption, GuestTreePredictor } from './nccl-options';
 
 const SYSFS_PCI = '/sys/bus/pci/devices';
 const hex = (n: number | undefined) => (n === undefined ? '-' : `0x${n.toString(16).padStart(2, '0')}`);
@@ -86,15 +91,18 @@ function placementText(p: P2PPlacement): string {
   return lines.join('\n') + '\n';
 }
 
-export function runVerifyGuest(values: Record<string, unknown>, positionals: string[], io: CliIo): number {
+export function runVerifyGuest(values: Record<string, unknown>, positionals: string[], io: CliIo, predictGuestTree?: GuestTreePredictor): number {
   if (positionals.length) throw new UsageError(`verify-guest takes no positional arguments (got ${JSON.stringify(positionals[0]).slice(0, 40)}): use --domain, --expect and --lspci`);
   let expected: GuestExpectation;
-  if (typeof values.domain === 'string') expected = expectationFromDomain(readText(io, values.domain, 'domain XML'));
+  let domainXml: string | undefined;
+  if (typeof values.domain === 'string') expected = expectationFromDomain((domainXml = readText(io, values.domain, 'domain XML')));
   else if (typeof values.expect === 'string') expected = expectationFromPlan(readJson(io, values.expect, 'plan'));
   else throw new UsageError('verify-guest needs --domain DOMAIN.xml or --expect PLAN.json');
   const report = verifyGuest(expected, readConfigSpaces(io, values.lspci as string | undefined));
+  const topology = guestTopology(values, domainXml, predictGuestTree);
   if (values.json) {
-    io.stdout(JSON.stringify(report, null, 2) + '\n');
+    const gpus = report.gpus.map((g) => ({ ...g, offset: g.offset === undefined ? undefined : hex(g.offset) }));
+    io.stdout(JSON.stringify({ ...report, gpus, ...(topology ? { topology } : {}) }, null, 2) + '\n');
   } else {
     io.stdout('GPU           device      offset  clique  result\n');
     for (const g of report.gpus) {
@@ -103,8 +111,50 @@ export function runVerifyGuest(values: Record<string, unknown>, positionals: str
     for (const p of report.problems) io.stdout(`problem: ${p}\n`);
     for (const w of report.warnings) io.stdout(`warning: ${w}\n`);
     io.stdout(report.ok ? 'GPUDirect cliques reached the guest as planned.\n' : 'GPUDirect cliques did NOT reach the guest as planned.\n');
+    if (topology) io.stdout(topologyText(topology));
   }
-  return report.ok ? 0 : 1;
+  return report.ok && (topology?.ok ?? true) ? 0 : 1;
 }
 
+/** The guest's tree (live, or --sysfs DIR|FILE.tar) with the host's (--host DIR|FILE.tar) beside it; none with only --lspci. */
+function guestTopology(values: Record<string, unknown>, domainXml: string | undefined, predict: GuestTreePredictor | undefined): TopologyReport | undefined {
+  if (values.host !== undefined && domainXml === undefined) throw new UsageError('--host needs --domain DOMAIN.xml: the domain says which host function each guest device passes through');
+  if (values.host !== undefined && !predict) throw new UsageError('--host needs the guest tree predicted from the domain (the layout support), which this build does not have');
+  if (values.sysfs === undefined && values.lspci !== undefined) return undefined;
+  const snapshot = typeof values.sysfs === 'string' ? readHostCapture(values.sysfs) : readHostSnapshot('/');
+  const guest = treeFromSysfs(snapshot.devices);
+  let host: HostSide | undefined;
+  if (typeof values.host === 'string' && domainXml !== undefined && predict) {
+    // The prediction names the guest's devices (aliases) and the host function each one passes through.
+    const predicted = new Map<string, PciTreeNode>();
+    const collect = (n: PciTreeNode) => (predicted.set(n.bdf.toLowerCase(), n), n.children.forEach(collect));
+    predict(domainXml).cpus.forEach((c) => c.roots.forEach(collect));
+    const name = (n: PciTreeNode) => {
+      const alias = predicted.get(n.bdf.toLowerCase())?.alias;
+      if (alias && !n.alias) n.alias = alias;
+      n.children.forEach(name);
+    };
+    guest.cpus.forEach((c) => c.roots.forEach(name));
+    const hostOf = new Map([...predicted].flatMap(([bdf, n]) => (n.hostBdf ? [[bdf, n.hostBdf] as [string, string]] : [])));
+    host = { tree: treeFromSysfs(readHostCapture(values.host).devices), hostOf };
+  }
+  return verifyGuestTopology(guest, cpuOption(values.cpu, snapshot.cpuVendor), host);
+}
 
+function topologyText(t: TopologyReport): string {
+  const name = (bdf: string) => t.devices.find((d) => d.bdf === bdf)?.alias ?? bdf;
+  const lines = [`NCCL in this guest (CPU ${t.cpuVendor ?? 'unknown'}: P2P up to ${t.p2pLevel}, GPUDirect RDMA up to ${t.gdrLevel}):`];
+  for (const d of t.devices) {
+    const host = d.hostBdf ? `  host ${d.hostBdf} node ${d.hostNumaNode}` : '';
+    lines.push(`  ${d.role.padEnd(3)} ${d.bdf}${d.alias ? ` ${d.alias}` : ''}  NUMA node ${d.numaNode}${host}`);
+  }
+  for (const p of t.pairs) {
+    const what = p.kind === 'gpu-gpu' ? 'P2P' : 'GDR';
+    const host = p.host ? `   host ${p.host.path} (${what} ${p.host.uses ? 'yes' : 'no'})` : '';
+    lines.push(`  ${`${name(p.a)}–${name(p.b)}`.padEnd(30)} ${p.path.padEnd(3)} ${what} ${p.uses ? 'yes' : 'no '}${host}`);
+  }
+  for (const p of t.problems) lines.push(`problem: ${p}`);
+  for (const w of t.warnings) lines.push(`warning: ${w}`);
+  lines.push(t.ok ? 'NCCL sees the guest as it would see the host.' : 'NCCL does NOT see the guest as it would see the host.');
+  return lines.join('\n') + '\n';
+}

@@ -21,13 +21,19 @@ Example:
   libvirt-passthrough predict --config gpu.txt --qemu 8.2.0
 `;
 
-export const VERIFY_GUEST_HELP = `Usage: libvirt-passthrough verify-guest (--domain DOMAIN.xml | --expect PLAN.json) [--lspci FILE] [--json]
+export const VERIFY_GUEST_HELP = `Usage: libvirt-passthrough verify-guest (--domain DOMAIN.xml | --expect PLAN.json) [--lspci FILE]
+                                      [--sysfs DIR|FILE.tar] [--host DIR|FILE.tar] [--cpu intel|amd] [--json]
 
 Reads every PCI function's config space (from /sys/bus/pci/devices, or from an lspci -xxx dump with
 --lspci) and checks each NVIDIA GPU: the P2P approval capability is present, linked into the capability
 list, at the expected offset (the one \`host plan\` predicted, else the spec's), and the cliques found match
 the cliques planned. Warns when the domain hides KVM (the NVIDIA driver then ignores the capability).
-Exit 1 when something is wrong.
+
+Then, from the guest's PCI tree (the live /sys, or --sysfs: a folder or a \`host capture\` tar taken in the
+guest; not with only --lspci), what NCCL will do: per GPU pair and GPU-NIC pair its path type (PIX, PXB,
+PHB, SYS), whether it uses P2P and GPUDirect RDMA (the rule differs on AMD: --cpu, else the guest's CPU),
+and each device's NUMA node. --host (a host capture; needs --domain) sets each pair next to the same pair
+on the host. Exit 1 when something is wrong.
 
 Example (in the guest, with the domain XML copied in):
   sudo libvirt-passthrough verify-guest --domain vm1.xml

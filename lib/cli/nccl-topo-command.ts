@@ -1,0 +1,37 @@
+import type { PciTree } from '../layout/types';
+import { renderNcclTopo, unknownLinks } from '../nccl/topo-file';
+import type { Command } from './command';
+import { CliIo, UsageError, readText } from './io';
+import { cpuOption, GuestTreePredictor } from './nccl-options';
+
+export const NCCL_TOPO_HELP = `Usage: libvirt-passthrough nccl-topo DOMAIN.xml [--cpu intel|amd]
+
+Prints the NCCL topology file (NCCL_TOPO_FILE) for the guest of a domain transformed with a layout: the
+PCI switches and NUMA nodes NCCL should see, with the guest bus IDs the layout gives each GPU and NIC and
+the host's link speed and width on every emulated port (QEMU's own ports report 2.5 GT/s x1, which NCCL
+takes for a 0.2 GB/s bottleneck). Without --cpu the file names no CPU vendor and NCCL reads the guest's.
+Put it in the guest and point NCCL at it (docs/gpudirect.md, NCCL in the guest):
+  libvirt-passthrough nccl-topo vm1.xml > nccl-topo.xml      # then, in the guest:
+  sudo install -m 644 nccl-topo.xml /etc/nccl-topo.xml
+  echo NCCL_TOPO_FILE=/etc/nccl-topo.xml | sudo tee -a /etc/nccl.conf
+`;
+
+export function runNcclTopo(values: Record<string, unknown>, positionals: string[], io: CliIo, predictGuestTree: GuestTreePredictor): number {
+  if (positionals.length !== 1) throw new UsageError('nccl-topo takes one DOMAIN.xml (a domain transformed with a layout)');
+  const tree: PciTree = predictGuestTree(readText(io, positionals[0], 'domain XML'));
+  const cpu = cpuOption(values.cpu, undefined);
+  io.stdout(renderNcclTopo(tree, cpu));
+  const unknown = unknownLinks(tree);
+  if (unknown.length) {
+    io.stderr(`warning: no host link known for ${unknown.join(', ')}: NCCL reads the guest's own (QEMU's 2.5 GT/s x1 on emulated ports)\n`);
+  }
+  return 0;
+}
+
+/** The command-table entry, given the layout's guest-tree prediction (helper "layout": guestTreeFromDomain). */
+export const ncclTopoCommand = (predictGuestTree: () => GuestTreePredictor): Command => ({
+  summary: "print the guest's NCCL topology file (NCCL_TOPO_FILE) for a domain transformed with a layout",
+  help: NCCL_TOPO_HELP,
+  options: { cpu: { type: 'string' } },
+  run: ({ values, positionals }, io) => runNcclTopo(values, positionals, io, predictGuestTree()),
+});
