@@ -11,7 +11,7 @@
  * What NCCL does with an attribute that is missing: it reads it itself (ncclTopoGetXmlFromSys,
  * ncclTopoGetXmlFromCpu fill only unset attributes). So the CPU's arch/vendor/family/model are written only when
  * known (else the guest's CPUID is used), and a link only when known; an unknown link means NCCL reads the
- * guest's sysfs, which for QEMU's switch ports says 2.5 GT/s x1 (`unknownLinks` names them).
+ * guest's sysfs, which for QEMU's switch ports says 2.5 GT/s x1 (`unknownLinks` names those switches).
  */
 import type { LayoutLink, PciTreeNode, PciTree } from '../layout/types';
 import type { NcclCpu } from './policy';
@@ -74,11 +74,14 @@ export function renderNcclTopo(tree: PciTree, cpu?: NcclCpu): string {
   return renderNcclSystem(ncclSystemFromTree(tree), cpu);
 }
 
-/** The <pci> elements written without a link (unknown, or a speed NCCL does not know): NCCL reads sysfs for them. */
+/**
+ * The switches written without a link (unknown, or a speed NCCL does not know): NCCL reads the guest's sysfs for
+ * them, and QEMU's ports say 2.5 GT/s x1. (A GPU's link NCCL takes from NVML, which reads the card itself.)
+ */
 export function unknownLinks(tree: PciTree): string[] {
   const out: string[] = [];
   const visit = (pci: NcclPci) => {
-    if (!linkAttrs(pci.device.link).length) out.push(pci.busId);
+    if (pci.children.length && !linkAttrs(pci.device.link).length) out.push(pci.busId);
     pci.children.forEach(visit);
   };
   ncclSystemFromTree(tree).cpus.forEach((c) => c.children.forEach(visit));
