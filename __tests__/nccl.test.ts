@@ -1,9 +1,10 @@
 import type { PciTree, PciTreeNode } from '../lib/layout/types';
 import { NcclCpu, ncclView } from '../lib/nccl/policy';
-import { ncclLinkSpeed, renderNcclTopo, unknownLinks } from '../lib/nccl/topo-file';
+import { ncclLinkBandwidth, ncclLinkSpeed, renderNcclTopo, unknownLinks } from '../lib/nccl/topo-file';
 import { ncclSystemFromTree } from '../lib/nccl/system';
 import { treeFromSysfs } from '../lib/nccl/sysfs-tree';
 import { isPassthroughError } from '../lib/errors';
+import { verifyGuestTopology } from '../lib/gpudirect/verify';
 import { oracleTree, readFixture, topoElements, treeFromTopoFile } from './helpers/nccl-trees';
 
 const INTEL: NcclCpu = { vendor: 'GenuineIntel' };
@@ -170,5 +171,52 @@ describe('link speeds in the spelling NCCL knows (src/graph/topo.cc kvDictPciGen
     expect(rendered).toContain('<pci busid="0000:81:00.0" class="0x060400" vendor="0x104c" device="0x8232" link_speed="2.5 GT/s PCIe" link_width="1">');
     expect(unknownLinks(oracleTree('b-numa-pxb-switch.xml'))).toEqual([]);
     expect(rendered).toMatch(/^<system version="1">\n {2}<cpu numaid="0">\n/);
+  });
+});
+
+describe('the bandwidth NCCL gives a link (src/graph/topo.cc ncclTopoAddPci), against NCCL\'s own log in a KVM guest', () => {
+  // nccl-tests#256: NCCL prints `+ PCI[bw] - PCI/… (104c823200000000)` for QEMU's switch upstream port 104c:8232
+  // and `+ PCI[48.0]` for the Gen5 x16 GPUs and NICs below it. The guest oracle shows the port's link: 2.5 GT/s x1.
+  const log = readFixture('nccl-tests-256-h200-vm.nccl-info.txt');
+  const printed = (what: RegExp) => [...log.matchAll(/\+ PCI\[([\d.]+)\] - (\S+)/g)].filter((m) => what.test(m[2])).map((m) => m[1]);
+  const oracle = JSON.parse(readFixture('guest-oracle-expected.json'))['b-numa-pxb-switch.xml'].devices['0000:81:00.0'];
+
+  test('QEMU\'s upstream port: 2.5 GT/s x1 is 0.2 GB/s, as NCCL printed it three times', () => {
+    expect(oracle).toMatchObject({ vendor: '0x104c', device: '0x8232', linkSpeed: '2.5 GT/s PCIe', linkWidth: 1 });
+    const bw = ncclLinkBandwidth({ speed: oracle.linkSpeed, width: oracle.linkWidth });
+    expect(printed(/^PCI\//)).toEqual([bw, bw, bw].map((b) => b.toFixed(1)));
+  });
+
+  test('a Gen5 x16 GPU or NIC link is 48.0 GB/s, as NCCL printed for each', () => {
+    expect(printed(/^(GPU|NIC)\//)).toEqual(Array(6).fill(ncclLinkBandwidth({ speed: '32.0 GT/s PCIe', width: 16 }).toFixed(1)));
+  });
+
+  test.each([
+    [{ speed: '16.0 GT/s PCIe', width: 16 }, 24],
+    [{ speed: '8 GT/s', width: 16 }, 12],
+    [{ speed: 'Unknown', width: 0 }, 12],
+    [undefined, 12],
+  ])('%j -> %d GB/s', (link, bw) => expect(ncclLinkBandwidth(link)).toBe(bw));
+});
+
+describe('verifyGuestTopology on the guest oracle\'s trees', () => {
+  test('(b) numa + switches: nodes kept, no host given: no problems', () => {
+    const report = verifyGuestTopology(oracleTree('b-numa-pxb-switch.xml'), INTEL);
+    expect(report).toMatchObject({ ok: true, problems: [], warnings: [] });
+  });
+
+  test('(a) flat: a device without a NUMA node is a problem', () => {
+    const report = verifyGuestTopology(oracleTree('a-flat-root-ports.xml'), INTEL);
+    expect(report.problems).toEqual([expect.stringMatching(/^ua-gpu0 \(0000:01:00.0\) has no NUMA node/), expect.stringMatching(/^ua-gpu1 \(0000:02:00.0\) has no NUMA node/)]);
+  });
+
+  test('a switch slower than the devices behind it is a warning naming NCCL\'s number', () => {
+    const tree = oracleTree('b-numa-pxb-switch.xml');
+    // The stand-ins report QEMU's 2.5 GT/s x1 too; real GPUs behind the ports report their own (here Gen5 x16).
+    const find = (nodes: PciTreeNode[], bdf: string): PciTreeNode | undefined => nodes.map((n) => (n.bdf === bdf ? n : find(n.children, bdf))).find(Boolean);
+    for (const bdf of ['0000:83:00.0', '0000:84:00.0']) find(tree.cpus.flatMap((c) => c.roots), bdf)!.link = { speed: '32.0 GT/s PCIe', width: 16 };
+    expect(verifyGuestTopology(tree, INTEL).warnings).toEqual([
+      "NCCL rates the link above switch 0000:81:00.0 at 0.2 GB/s (2.5 GT/s PCIe x1), less than the 48.0 GB/s below it: give NCCL the host's links with NCCL_TOPO_FILE (libvirt-passthrough nccl-topo)",
+    ]);
   });
 });

@@ -8,7 +8,8 @@ import { P2P_OFFSET_KEPLER_TO_VOLTA, P2P_OFFSET_TURING_AND_LATER } from './archi
 import type { PciTree } from '../layout/types';
 import { NcclPathType, ncclPathType, pathRank, SmiPathType, smiPathType } from '../nccl/paths';
 import { NcclCpu, NcclDevice, NcclPair, NcclView, ncclView } from '../nccl/policy';
-import { ncclSystemFromTree } from '../nccl/system';
+import { NcclPci, ncclSystemFromTree } from '../nccl/system';
+import { ncclLinkBandwidth } from '../nccl/topo-file';
 
 export interface ExpectedGpu {
   alias?: string;
@@ -192,6 +193,22 @@ export function verifyGuestTopology(guest: PciTree, cpu?: NcclCpu, host?: HostSi
       report.problems.push(`${pairName(p)}: NCCL sees ${p.path} in the guest, ${hostPair.path} on the host${effect}`);
     }
   }
+  report.warnings.push(...slowSwitches(guest));
   report.ok = report.problems.length === 0;
   return report;
+}
+
+/** Switches whose link NCCL rates below the devices behind them: QEMU's emulated ports (2.5 GT/s x1 = 0.2 GB/s). */
+function slowSwitches(tree: PciTree): string[] {
+  const out: string[] = [];
+  const visit = (pci: NcclPci) => {
+    const below = pci.children.filter((c) => c.device.link).map((c) => ncclLinkBandwidth(c.device.link));
+    const bw = ncclLinkBandwidth(pci.device.link);
+    if (pci.children.length && pci.device.link && below.length && bw < Math.min(...below)) {
+      out.push(`NCCL rates the link above switch ${pci.busId} at ${bw.toFixed(1)} GB/s (${pci.device.link.speed} x${pci.device.link.width}), less than the ${Math.min(...below).toFixed(1)} GB/s below it: give NCCL the host's links with NCCL_TOPO_FILE (libvirt-passthrough nccl-topo)`);
+    }
+    pci.children.forEach(visit);
+  };
+  ncclSystemFromTree(tree).cpus.forEach((c) => c.children.forEach(visit));
+  return out;
 }

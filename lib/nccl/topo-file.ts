@@ -29,6 +29,16 @@ export function ncclLinkSpeed(speed: string): string | undefined {
   return NCCL_SPEEDS.includes(known) ? known : undefined;
 }
 
+/** src/graph/topo.cc kvDictPciGen, per lane in 100 Mb/s units; NCCL counts an unknown speed as 60. */
+const GEN_RATE: Record<string, number> = { '2.5': 15, '5': 30, '8': 60, '16': 120, '32': 240, '64': 480 };
+
+/** The bandwidth (GB/s) NCCL gives a PCI link (ncclTopoAddPci: `bw = width * speed / 80.0`, width 0 counted as 16). */
+export function ncclLinkBandwidth(link: LayoutLink | undefined): number {
+  const speed = link === undefined ? undefined : ncclLinkSpeed(link.speed);
+  const width = link && link.width > 0 ? link.width : 16;
+  return (width * (speed ? GEN_RATE[String(parseFloat(speed))] : 60)) / 80;
+}
+
 const escape = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const attrs = (pairs: [string, string | number | undefined][]) =>
   pairs.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => ` ${k}="${escape(String(v))}"`).join('');
