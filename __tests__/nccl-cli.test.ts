@@ -76,8 +76,8 @@ const flatPrediction = (): PciTree => {
 
 describe('verify-guest: NCCL in the guest, next to the host', () => {
   test.each([
-    ['Intel: PHB in the flat guest, so no P2P', 'intel', /ua-gpu0–ua-gpu1\s+PHB P2P no\s+host PIX \(P2P yes\)/],
-    ['AMD with two GPUs: P2P even over PHB', 'amd', /ua-gpu0–ua-gpu1\s+PHB P2P yes\s+host PIX \(P2P yes\)/],
+    ['Intel: PHB in the flat guest, so no P2P', 'intel', /ua-gpu0–ua-gpu1\s+PHB P2P no\s+planned PHB\s+host PIX \(P2P yes\)/],
+    ['AMD with two GPUs: P2P even over PHB', 'amd', /ua-gpu0–ua-gpu1\s+PHB P2P yes\s+planned PHB\s+host PIX \(P2P yes\)/],
   ])('%s', (_, cpu, line) => {
     const lspci = write('guest.txt', k80('01', 0) + k80('02', 0));
     const r = run((io) => runVerifyGuest({ domain: domainFile(), lspci, sysfs: flatGuest, host: hostRoot, cpu }, [], io, flatPrediction));
@@ -93,11 +93,11 @@ describe('verify-guest: NCCL in the guest, next to the host', () => {
     const { topology } = JSON.parse(r.stdout);
     expect(topology.cpuVendor).toBe('GenuineIntel');
     expect(topology.devices).toEqual([
-      { bdf: '0000:01:00.0', alias: 'ua-gpu0', role: 'gpu', numaNode: -1, hostBdf: '0000:3d:00.0', hostNumaNode: 0 },
-      { bdf: '0000:02:00.0', alias: 'ua-gpu1', role: 'gpu', numaNode: -1, hostBdf: '0000:3e:00.0', hostNumaNode: 0 },
+      { bdf: '0000:01:00.0', alias: 'ua-gpu0', role: 'gpu', numaNode: -1, plannedNumaNode: -1, hostBdf: '0000:3d:00.0', hostNumaNode: 0 },
+      { bdf: '0000:02:00.0', alias: 'ua-gpu1', role: 'gpu', numaNode: -1, plannedNumaNode: -1, hostBdf: '0000:3e:00.0', hostNumaNode: 0 },
     ]);
     expect(topology.pairs).toEqual([
-      { kind: 'gpu-gpu', a: '0000:01:00.0', b: '0000:02:00.0', path: 'PHB', smi: 'PHB', uses: false, host: { a: '0000:3d:00.0', b: '0000:3e:00.0', path: 'PIX', smi: 'PIX', uses: true } },
+      { kind: 'gpu-gpu', a: '0000:01:00.0', b: '0000:02:00.0', path: 'PHB', smi: 'PHB', uses: false, planned: 'PHB', host: { a: '0000:3d:00.0', b: '0000:3e:00.0', path: 'PIX', smi: 'PIX', uses: true } },
     ]);
   });
 

@@ -220,3 +220,27 @@ describe('verifyGuestTopology on the guest oracle\'s trees', () => {
     ]);
   });
 });
+
+describe('verifyGuestTopology against the tree the layout planned (what the guest oracle booted)', () => {
+  const b = oracleTree('b-numa-pxb-switch.xml');
+  const c = oracleTree('c-busnr-overlap.xml');
+  const d = oracleTree('d-no-acpi-no-address.xml');
+  // (c) is (b) with the second pxb's busNr (130) inside the first one's range: the plan put ua-gpu0/1 at
+  // 83:00.0/84:00.0 on node 0 (as in (b)), but the guest gave those bus numbers to the second pxb's bridges.
+  const plannedC: PciTree = { cpus: [...b.cpus.filter((x) => x.numaNode === 0), ...c.cpus.filter((x) => x.numaNode === 1)] };
+  // (d) as its layout meant it: the GPU on node 0, the NIC on node 1 (its two cells); without ACPI both are -1.
+  const plannedD: PciTree = { cpus: [0, 1].map((numaNode) => ({ numaNode, roots: d.cpus[0].roots.filter((r) => (numaNode === 0 ? r.bdf === '0000:00:02.1' : r.bdf === '0000:40:00.0')) })) };
+
+  test.each([
+    ['(b) booted as planned', b, b, []],
+    ['(c) overlapping bus numbers: two planned GPUs are not there', c, plannedC, ['ua-gpu0 is planned at 0000:83:00.0 but the guest has no gpu there', 'ua-gpu1 is planned at 0000:84:00.0 but the guest has no gpu there']],
+    [
+      '(d) no <acpi/>: both devices off their planned nodes',
+      d,
+      plannedD,
+      ['hostdev0 (0000:02:00.0) is on NUMA node -1, the layout put it on node 0', 'ua-nic0 (0000:41:00.0) is on NUMA node -1, the layout put it on node 1', 'hostdev0–ua-nic0: NCCL sees PHB in the guest, the layout planned SYS'],
+    ],
+  ])('%s', (_, guest, planned, problems) => {
+    expect(verifyGuestTopology(guest as PciTree, INTEL, { planned: planned as PciTree }).problems).toEqual(problems);
+  });
+});

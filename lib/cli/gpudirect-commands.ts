@@ -4,7 +4,7 @@ import { GPUDIRECT_ARCHITECTURES, GpuArchitecture, isGpudirectArchitecture } fro
 import { parseLspciDump, parseSysfsConfig, PciFunctionDump } from '../gpudirect/config-space';
 import { P2PPlacement, parseQemuVersion, predictP2PPlacement, QemuPlacement } from '../gpudirect/placement';
 import { readConfigSpace } from '../gpudirect/read-config';
-import { expectationFromDomain, expectationFromPlan, GuestExpectation, HostSide, TopologyReport, verifyGuest, verifyGuestTopology } from '../gpudirect/verify';
+import { expectationFromDomain, expectationFromPlan, GuestExpectation, TopologyReport, verifyGuest, verifyGuestTopology } from '../gpudirect/verify';
 import { readHostCapture } from '../host/capture';
 import { readHostSnapshot } from '../host/snapshot';
 import type { PciTreeNode } from '../layout/types';
@@ -116,45 +116,50 @@ export function runVerifyGuest(values: Record<string, unknown>, positionals: str
   return report.ok && (topology?.ok ?? true) ? 0 : 1;
 }
 
-/** The guest's tree (live, or --sysfs DIR|FILE.tar) with the host's (--host DIR|FILE.tar) beside it; none with only --lspci. */
+/**
+ * The guest's tree (live, or --sysfs DIR|FILE.tar), held against the tree the layout planned (predicted from
+ * --domain) and against the host's (--host DIR|FILE.tar); none with only --lspci.
+ */
 function guestTopology(values: Record<string, unknown>, domainXml: string | undefined, predict: GuestTreePredictor | undefined): TopologyReport | undefined {
   if (values.host !== undefined && domainXml === undefined) throw new UsageError('--host needs --domain DOMAIN.xml: the domain says which host function each guest device passes through');
   if (values.host !== undefined && !predict) throw new UsageError('--host needs the guest tree predicted from the domain (the layout support), which this build does not have');
   if (values.sysfs === undefined && values.lspci !== undefined) return undefined;
   const snapshot = typeof values.sysfs === 'string' ? readHostCapture(values.sysfs) : readHostSnapshot('/');
   const guest = treeFromSysfs(snapshot.devices);
-  let host: HostSide | undefined;
-  if (typeof values.host === 'string' && domainXml !== undefined && predict) {
-    // The prediction names the guest's devices (aliases) and the host function each one passes through.
-    const predicted = new Map<string, PciTreeNode>();
-    const collect = (n: PciTreeNode) => (predicted.set(n.bdf.toLowerCase(), n), n.children.forEach(collect));
-    predict(domainXml).cpus.forEach((c) => c.roots.forEach(collect));
-    const name = (n: PciTreeNode) => {
-      const alias = predicted.get(n.bdf.toLowerCase())?.alias;
-      if (alias && !n.alias) n.alias = alias;
-      n.children.forEach(name);
-    };
-    guest.cpus.forEach((c) => c.roots.forEach(name));
-    const hostOf = new Map([...predicted].flatMap(([bdf, n]) => (n.hostBdf ? [[bdf, n.hostBdf] as [string, string]] : [])));
-    host = { tree: treeFromSysfs(readHostCapture(values.host).devices), hostOf };
-  }
-  return verifyGuestTopology(guest, cpuOption(values.cpu, snapshot.cpuVendor), host);
+  const cpu = cpuOption(values.cpu, snapshot.cpuVendor);
+  if (domainXml === undefined || !predict) return verifyGuestTopology(guest, cpu);
+  // The prediction names the guest's devices (aliases) and the host function each one passes through.
+  const planned = predict(domainXml);
+  const predicted = new Map<string, PciTreeNode>();
+  const collect = (n: PciTreeNode) => (predicted.set(n.bdf.toLowerCase(), n), n.children.forEach(collect));
+  planned.cpus.forEach((c) => c.roots.forEach(collect));
+  const name = (n: PciTreeNode) => {
+    const alias = predicted.get(n.bdf.toLowerCase())?.alias;
+    if (alias && !n.alias) n.alias = alias;
+    n.children.forEach(name);
+  };
+  guest.cpus.forEach((c) => c.roots.forEach(name));
+  const map = new Map([...predicted].flatMap(([bdf, n]) => (n.hostBdf ? [[bdf, n.hostBdf] as [string, string]] : [])));
+  const host = typeof values.host === 'string' ? { tree: treeFromSysfs(readHostCapture(values.host).devices), map } : undefined;
+  return verifyGuestTopology(guest, cpu, { planned, host });
 }
 
 function topologyText(t: TopologyReport): string {
   const name = (bdf: string) => t.devices.find((d) => d.bdf === bdf)?.alias ?? bdf;
   const lines = [`NCCL in this guest (CPU ${t.cpuVendor ?? 'unknown'}: P2P up to ${t.p2pLevel}, GPUDirect RDMA up to ${t.gdrLevel}):`];
   for (const d of t.devices) {
+    const planned = d.plannedNumaNode === undefined ? '' : ` (planned ${d.plannedNumaNode})`;
     const host = d.hostBdf ? `  host ${d.hostBdf} node ${d.hostNumaNode}` : '';
-    lines.push(`  ${d.role.padEnd(3)} ${d.bdf}${d.alias ? ` ${d.alias}` : ''}  NUMA node ${d.numaNode}${host}`);
+    lines.push(`  ${d.role.padEnd(3)} ${d.bdf}${d.alias ? ` ${d.alias}` : ''}  NUMA node ${d.numaNode}${planned}${host}`);
   }
   for (const p of t.pairs) {
     const what = p.kind === 'gpu-gpu' ? 'P2P' : 'GDR';
+    const planned = p.planned ? `   planned ${p.planned}` : '';
     const host = p.host ? `   host ${p.host.path} (${what} ${p.host.uses ? 'yes' : 'no'})` : '';
-    lines.push(`  ${`${name(p.a)}–${name(p.b)}`.padEnd(30)} ${p.path.padEnd(3)} ${what} ${p.uses ? 'yes' : 'no '}${host}`);
+    lines.push(`  ${`${name(p.a)}–${name(p.b)}`.padEnd(30)} ${p.path.padEnd(3)} ${what} ${p.uses ? 'yes' : 'no '}${planned}${host}`);
   }
   for (const p of t.problems) lines.push(`problem: ${p}`);
   for (const w of t.warnings) lines.push(`warning: ${w}`);
-  lines.push(t.ok ? 'NCCL sees the guest as it would see the host.' : 'NCCL does NOT see the guest as it would see the host.');
+  lines.push(t.ok ? 'NCCL sees the guest as planned.' : 'NCCL does NOT see the guest as planned.');
   return lines.join('\n') + '\n';
 }

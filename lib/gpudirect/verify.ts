@@ -5,11 +5,6 @@ import { isNvidiaDisplay } from '../pci/address';
 import { decodeP2PCapability } from './capability';
 import { findP2PCapability, PciFunctionDump } from './config-space';
 import { P2P_OFFSET_KEPLER_TO_VOLTA, P2P_OFFSET_TURING_AND_LATER } from './architecture';
-import type { PciTree } from '../layout/types';
-import { NcclPathType, ncclPathType, pathRank, SmiPathType, smiPathType } from '../nccl/paths';
-import { NcclCpu, NcclDevice, NcclPair, NcclView, ncclView } from '../nccl/policy';
-import { NcclPci, ncclSystemFromTree } from '../nccl/system';
-import { ncclLinkBandwidth } from '../nccl/topo-file';
 
 export interface ExpectedGpu {
   alias?: string;
@@ -129,86 +124,5 @@ function countCliques(cliques: number[]): Map<number, number> {
   return counts;
 }
 
-/** A guest device next to the host function it passes through. */
-export interface TopologyDevice extends NcclDevice {
-  hostBdf?: string;
-  hostNumaNode?: number;
-}
-
-/** A guest pair with NCCL's view of the same pair on the host, when the host is known. */
-export interface TopologyPair extends NcclPair {
-  host?: { a: string; b: string; path: NcclPathType; smi: SmiPathType; uses: boolean };
-}
-
-export interface TopologyReport extends Omit<NcclView, 'devices' | 'pairs'> {
-  ok: boolean;
-  devices: TopologyDevice[];
-  pairs: TopologyPair[];
-  problems: string[];
-  warnings: string[];
-}
-
-/** The host side of verifyGuestTopology: the host's tree, and which host function each guest BDF passes through. */
-export interface HostSide {
-  tree: PciTree;
-  hostOf: ReadonlyMap<string, string>;
-}
-
-/**
- * Inside the guest: what NCCL will make of the guest's PCI tree (path type per GPU pair and GPU–NIC pair, P2P and
- * GDR under the CPU vendor's rule, each device's NUMA node), set next to the same pairs on the host when the
- * host is given. A pair NCCL sees differently in the guest, or a device off its host node, is a problem.
- */
-export function verifyGuestTopology(guest: PciTree, cpu?: NcclCpu, host?: HostSide): TopologyReport {
-  const view = ncclView(guest, cpu);
-  const report: TopologyReport = { ...view, ok: false, devices: [], pairs: [], problems: [], warnings: [] };
-  const hostSystem = host ? ncclSystemFromTree(host.tree) : undefined;
-  const hostPci = (guestBdf: string) => {
-    const bdf = host?.hostOf.get(guestBdf)?.toLowerCase();
-    return bdf === undefined ? undefined : hostSystem?.endpoints.find((e) => e.busId === bdf);
-  };
-  const name = (d: NcclDevice) => (d.alias ? `${d.alias} (${d.bdf})` : d.bdf);
-  const pairName = (p: NcclPair) => [p.a, p.b].map((bdf) => view.devices.find((d) => d.bdf === bdf)?.alias ?? bdf).join('–');
-  for (const d of view.devices) {
-    const h = hostPci(d.bdf);
-    report.devices.push({ ...d, ...(h ? { hostBdf: h.busId, hostNumaNode: h.numaId } : {}) });
-    if (host && !h) report.warnings.push(`${name(d)}: no host function known for it, so its pairs are not compared with the host`);
-    if (d.numaNode < 0 && (h?.numaId ?? 0) >= 0 && view.devices.length > 1) {
-      report.problems.push(`${name(d)} has no NUMA node (numa_node -1): NCCL puts it under one CPU with everything else; give the domain <features><acpi/> and a numa or mirror layout`);
-    }
-  }
-  for (const p of view.pairs) {
-    const [ha, hb] = [hostPci(p.a), hostPci(p.b)];
-    if (!ha || !hb) {
-      report.pairs.push(p);
-      continue;
-    }
-    const path = ncclPathType(ha, hb);
-    const level = p.kind === 'gpu-gpu' ? view.p2pLevel : view.gdrLevel;
-    const hostPair = { a: ha.busId, b: hb.busId, path, smi: smiPathType(ha, hb), uses: pathRank(path) <= pathRank(level) };
-    report.pairs.push({ ...p, host: hostPair });
-    if (hostPair.path !== p.path) {
-      const what = p.kind === 'gpu-gpu' ? 'P2P' : 'GPUDirect RDMA';
-      const effect = hostPair.uses === p.uses ? '' : `: NCCL ${p.uses ? 'uses' : 'does not use'} ${what} in the guest, ${hostPair.uses ? 'would' : 'would not'} on the host`;
-      report.problems.push(`${pairName(p)}: NCCL sees ${p.path} in the guest, ${hostPair.path} on the host${effect}`);
-    }
-  }
-  report.warnings.push(...slowSwitches(guest));
-  report.ok = report.problems.length === 0;
-  return report;
-}
-
-/** Switches whose link NCCL rates below the devices behind them: QEMU's emulated ports (2.5 GT/s x1 = 0.2 GB/s). */
-function slowSwitches(tree: PciTree): string[] {
-  const out: string[] = [];
-  const visit = (pci: NcclPci) => {
-    const below = pci.children.filter((c) => c.device.link).map((c) => ncclLinkBandwidth(c.device.link));
-    const bw = ncclLinkBandwidth(pci.device.link);
-    if (pci.children.length && pci.device.link && below.length && bw < Math.min(...below)) {
-      out.push(`NCCL rates the link above switch ${pci.busId} at ${bw.toFixed(1)} GB/s (${pci.device.link.speed} x${pci.device.link.width}), less than the ${Math.min(...below).toFixed(1)} GB/s below it: give NCCL the host's links with NCCL_TOPO_FILE (libvirt-passthrough nccl-topo)`);
-    }
-    pci.children.forEach(visit);
-  };
-  ncclSystemFromTree(tree).cpus.forEach((c) => c.children.forEach(visit));
-  return out;
-}
+export { verifyGuestTopology } from '../nccl/guest-check';
+export type { GuestTopologyOptions, TopologyDevice, TopologyPair, TopologyReport, TopologyReference } from '../nccl/guest-check';
