@@ -144,6 +144,20 @@ describe('NCCL parent rule and path types, case by case (src/graph/xml.cc ncclTo
     ]);
   });
 
+  test('a function whose sysfs path names no root bus (readHostSnapshot behind a VMD) sits on the root bus of its own address', () => {
+    const t = treeFromSysfs([
+      { address: '10000:e1:00.0', vendor: 0x10de, device: 0x20b0, classCode: 0x030200, numaNode: 1, path: ['10000:e1:00.0'] },
+      { address: '10000:e2:00.0', vendor: 0x10de, device: 0x20b0, classCode: 0x030200, numaNode: 1, path: ['10000:e2:00.0'] },
+    ]);
+    expect(t.cpus.map((c) => [c.numaNode, c.roots.map((r) => r.bdf)])).toEqual([[1, ['10000:e1:00.0', '10000:e2:00.0']]]);
+    expect(ncclView(t).pairs.map((p) => `${p.path}/${p.smi}`)).toEqual(['PHB/NODE']);
+  });
+
+  test('a sysfs path that does not end at the function itself is refused with TOPOLOGY_INVALID', () => {
+    const f = { address: '0000:3b:00.0', vendor: 0x10de, device: 0x20b0, classCode: 0x030200, numaNode: 0, path: ['pci0000:3a', '0000:3a:00.0'] };
+    expect(() => treeFromSysfs([f])).toThrow(expect.objectContaining({ code: 'TOPOLOGY_INVALID' }));
+  });
+
   test('a tree whose root is not a PCI address is refused with TOPOLOGY_INVALID', () => {
     const bad: PciTree = { cpus: [{ numaNode: 0, roots: [{ bdf: 'gpu0', classCode: GPU, children: [] } as PciTreeNode] }] };
     expect(() => ncclView(bad)).toThrow(expect.objectContaining({ code: 'TOPOLOGY_INVALID' }));

@@ -17,7 +17,9 @@ export type SysfsFunction = Pick<HostPciDevice, 'address' | 'vendor' | 'device' 
 };
 
 const hex = (n: number | undefined, digits: number) => (n === undefined ? undefined : `0x${n.toString(16).padStart(digits, '0')}`);
-const HOST_BRIDGE = /^pci[0-9a-f]{4}:[0-9a-f]{2}$/i;
+const HOST_BRIDGE = /^pci[0-9a-f]{4,}:[0-9a-f]{2}$/i;
+/** `pci0000:3a` for 0000:3a:00.0 (a VMD domain has five digits: 10000:e1:00.0). */
+const hostBridgeOf = (address: string) => `pci${address.toLowerCase().replace(/:[0-9a-f]{2}\.[0-7]$/, '')}`;
 
 export function treeFromSysfs(functions: readonly SysfsFunction[]): PciTree {
   const nodes = new Map<string, PciTreeNode>();
@@ -46,8 +48,10 @@ export function treeFromSysfs(functions: readonly SysfsFunction[]): PciTree {
   const numaOf = new Map<string, number>();
   const roots = new Map<string, PciTreeNode>();
   for (const f of functions) {
-    const [bridge, ...chain] = f.path;
-    if (!HOST_BRIDGE.test(bridge ?? '') || chain[chain.length - 1] !== f.address) {
+    // readHostSnapshot keeps only root buses and BDFs of a path; a function whose root bus it could not name
+    // (behind a VMD, say) is put on the root bus its own address names.
+    const [bridge, ...chain] = HOST_BRIDGE.test(f.path[0] ?? '') ? f.path : [hostBridgeOf(f.address), f.address];
+    if (chain[chain.length - 1] !== f.address) {
       throw new PassthroughError('TOPOLOGY_INVALID', `the sysfs path of ${excerpt(f.address, 20)} does not run from a root bus (pciDDDD:BB) to the function itself: ${excerpt(f.path.join('/'), 120)}.`);
     }
     if (f.numaNode >= 0 || !numaOf.has(bridge)) numaOf.set(bridge, f.numaNode);
@@ -61,7 +65,7 @@ export function treeFromSysfs(functions: readonly SysfsFunction[]): PciTree {
   for (const node of nodes.values()) node.children.sort((a, b) => (a.bdf < b.bdf ? -1 : 1));
   const cpus = new Map<number, PciTreeNode[]>();
   for (const [bdf, root] of [...roots.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const numa = numaOf.get(`pci${bdf.slice(0, 7)}`) ?? -1;
+    const numa = numaOf.get(hostBridgeOf(bdf)) ?? -1;
     cpus.set(numa, [...(cpus.get(numa) ?? []), root]);
   }
   return { cpus: [...cpus.entries()].sort(([a], [b]) => a - b).map(([numaNode, r]) => ({ numaNode, roots: r })) };

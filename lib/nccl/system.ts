@@ -34,8 +34,8 @@ export interface NcclSystem {
   endpoints: NcclPci[];
 }
 
-const BDF = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
-const HOST_BRIDGE = /^pci([0-9a-f]{4}:[0-9a-f]{2})$/i;
+const BDF = /^[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
+const HOST_BRIDGE = /^pci([0-9a-f]{4,}:[0-9a-f]{2})$/i;
 
 /** What NCCL makes of a function: class 03 with NVIDIA's vendor ID is a GPU (NVML finds it), class 02 a NIC
  * (but not virtio-net, 1af4, which no RDMA plugin drives). A topology file may leave the vendor out. */
@@ -49,7 +49,7 @@ export function deviceRole(node: PciTreeNode): DeviceRole {
 }
 
 /** `pci0000:3a` for 0000:3a:00.0: the root bus a root-level function sits on names its host bridge. */
-export const hostBridgeOf = (bdf: string) => `pci${bdf.slice(0, 7).toLowerCase()}`;
+export const hostBridgeOf = (bdf: string) => `pci${bdf.toLowerCase().replace(/:[0-9a-f]{2}\.[0-7]$/, '')}`;
 
 export function ncclSystemFromTree(tree: PciTree): NcclSystem {
   if (!isObject(tree) || !Array.isArray(tree.cpus)) refuseArgument('ncclSystemFromTree', 'a PciTree { cpus: [{ numaNode, roots }] }', tree);
