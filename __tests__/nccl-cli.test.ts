@@ -136,6 +136,12 @@ describe('nccl-topo', () => {
     expect(r.stderr).toBe("warning: no host link known for 0000:81:00.0, 0000:c1:00.0: NCCL reads the guest's own (QEMU's 2.5 GT/s x1 on emulated ports)\n");
   });
 
+  test('warns when the predicted guest has devices without a NUMA node (a flat layout)', () => {
+    const r = run((io) => runNcclTopo({}, [domainFile()], io, flatPrediction));
+    expect(r.stderr).toMatch(/^warning: some devices have no guest NUMA node \(a flat layout\)/);
+    expect(r.stdout).toContain('<cpu numaid="-1">');
+  });
+
   test.each([
     [[], /takes one DOMAIN.xml/],
     [['a.xml', 'b.xml'], /takes one DOMAIN.xml/],

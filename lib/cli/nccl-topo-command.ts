@@ -1,4 +1,5 @@
 import type { PciTree } from '../layout/types';
+import { ncclSystemFromTree } from '../nccl/system';
 import { renderNcclTopo, unknownLinks } from '../nccl/topo-file';
 import type { Command } from './command';
 import { CliIo, UsageError, readText } from './io';
@@ -21,6 +22,9 @@ export function runNcclTopo(values: Record<string, unknown>, positionals: string
   const tree: PciTree = predictGuestTree(readText(io, positionals[0], 'domain XML'));
   const cpu = cpuOption(values.cpu, undefined);
   io.stdout(renderNcclTopo(tree, cpu));
+  if (ncclSystemFromTree(tree).cpus.some((c) => c.numaId < 0)) {
+    io.stderr('warning: some devices have no guest NUMA node (a flat layout): NCCL puts them under one CPU and every pair through it is PHB; plan with --layout numa or mirror\n');
+  }
   const unknown = unknownLinks(tree);
   if (unknown.length) {
     io.stderr(`warning: no host link known for ${unknown.join(', ')}: NCCL reads the guest's own (QEMU's 2.5 GT/s x1 on emulated ports)\n`);
