@@ -72,7 +72,7 @@ export function verifyGuestTopology(guest: PciTree, cpu?: NcclCpu, options: Gues
   }
   if (options.planned) {
     for (const e of ncclSystemFromTree(options.planned).endpoints) {
-      if (!view.devices.some((d) => d.bdf === e.busId)) report.problems.push(`${e.device.alias ?? e.role} is planned at ${e.busId} but the guest has no ${e.role} there`);
+      if (!view.devices.some((d) => d.bdf === e.busId)) report.problems.push(`${e.node.alias ?? e.role} is planned at ${e.busId} but the guest has no ${e.role} there`);
     }
   }
   for (const pair of view.pairs) report.pairs.push(comparePair(pair, view, planned, host, report.problems, (bdf) => alias(bdf) ?? bdf));
@@ -109,10 +109,10 @@ function comparePair(pair: NcclPair, view: NcclView, planned: Lookup, host: Look
 function slowSwitches(tree: PciTree): string[] {
   const out: string[] = [];
   const visit = (pci: NcclPci) => {
-    const below = pci.children.filter((c) => c.device.link).map((c) => ncclLinkBandwidth(c.device.link));
-    const bw = ncclLinkBandwidth(pci.device.link);
-    if (pci.children.length && pci.device.link && below.length && bw < Math.min(...below)) {
-      out.push(`NCCL rates the link above switch ${pci.busId} at ${bw.toFixed(1)} GB/s (${pci.device.link.speed} x${pci.device.link.width}), less than the ${Math.min(...below).toFixed(1)} GB/s below it: give NCCL the host's links with NCCL_TOPO_FILE (libvirt-passthrough nccl-topo)`);
+    const below = pci.children.filter((c) => c.node.link).map((c) => ncclLinkBandwidth(c.node.link));
+    const bw = ncclLinkBandwidth(pci.node.link);
+    if (pci.children.length && pci.node.link && below.length && bw < Math.min(...below)) {
+      out.push(`NCCL rates the link above switch ${pci.busId} at ${bw.toFixed(1)} GB/s (${pci.node.link.speed} x${pci.node.link.width}), less than the ${Math.min(...below).toFixed(1)} GB/s below it: give NCCL the host's links with NCCL_TOPO_FILE (libvirt-passthrough nccl-topo)`);
     }
     pci.children.forEach(visit);
   };

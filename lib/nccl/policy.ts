@@ -75,7 +75,7 @@ export function ncclView(tree: PciTree, cpu?: NcclCpu): NcclView {
     cpuVendor: cpu?.vendor ?? null,
     p2pLevel: level,
     gdrLevel: GDR_LEVEL,
-    devices: system.endpoints.map((e) => ({ bdf: e.busId, ...(e.device.alias ? { alias: e.device.alias } : {}), role: e.role, numaNode: e.numaId })),
+    devices: system.endpoints.map((e) => ({ bdf: e.busId, ...(e.node.alias ? { alias: e.node.alias } : {}), role: e.role, numaNode: e.numaId })),
     pairs,
   };
 }

@@ -18,7 +18,7 @@ import type { DeviceRole, PciTree, PciTreeNode } from '../layout/types';
 /** A <pci> element of NCCL's topology: a switch (upstream port) NCCL keeps, or a GPU/NIC function. */
 export interface NcclPci {
   busId: string;
-  device: PciTreeNode;
+  node: PciTreeNode;
   role: DeviceRole;
   numaId: number;
   /** The host bridge (`pci0000:3a`) above it, which `nvidia-smi topo -m` tells apart (NODE) and NCCL does not. */
@@ -61,7 +61,7 @@ export function ncclSystemFromTree(tree: PciTree): NcclSystem {
     const busId = node.bdf.toLowerCase();
     const known = byBusId.get(busId);
     if (known) return known;
-    const pci: NcclPci = { busId, device: node, role: deviceRole(node), numaId, hostBridge, children: [] };
+    const pci: NcclPci = { busId, node, role: deviceRole(node), numaId, hostBridge, children: [] };
     byBusId.set(busId, pci);
     // ncclTopoGetXmlFromSys: two path components up, unless the root bus is one of them.
     const parent = chain.length >= 3 ? place(chain.slice(0, -2), numaId, hostBridge) : undefined;
@@ -118,8 +118,8 @@ export function ncclAncestors(pci: NcclPci, flattenBcm = true): NcclPci[] {
   const absorbed = new Set<NcclPci>();
   for (let i = up.length - 1; i >= 0; i--) {
     const parent = up[i + 1];
-    const gen = parent && !absorbed.has(parent) ? bcmGeneration(parent.device, 0) : 0;
-    if (gen && bcmGeneration(up[i].device, 1) === gen) absorbed.add(up[i]);
+    const gen = parent && !absorbed.has(parent) ? bcmGeneration(parent.node, 0) : 0;
+    if (gen && bcmGeneration(up[i].node, 1) === gen) absorbed.add(up[i]);
     else kept.unshift(up[i]);
   }
   return kept;

@@ -50,7 +50,7 @@ function linkAttrs(link: LayoutLink | undefined): [string, string | number | und
 }
 
 function pciElement(pci: NcclPci, indent: string): string {
-  const d: PciTreeNode = pci.device;
+  const d: PciTreeNode = pci.node;
   const head = `${indent}<pci${attrs([
     ['busid', pci.busId],
     ['class', d.classCode.toLowerCase()],
@@ -91,7 +91,7 @@ export function renderNcclTopo(tree: PciTree, cpu?: NcclCpu): string {
 export function unknownLinks(tree: PciTree): string[] {
   const out: string[] = [];
   const visit = (pci: NcclPci) => {
-    if (pci.children.length && !linkAttrs(pci.device.link).length) out.push(pci.busId);
+    if (pci.children.length && !linkAttrs(pci.node.link).length) out.push(pci.busId);
     pci.children.forEach(visit);
   };
   ncclSystemFromTree(tree).cpus.forEach((c) => c.children.forEach(visit));
