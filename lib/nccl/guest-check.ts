@@ -51,8 +51,9 @@ function lookup(ref: TopologyReference | undefined): (guestBdf: string) => NcclP
 
 /**
  * Per GPU pair and GPU–NIC pair: NCCL's path type in the guest and whether it uses P2P / GDR (the CPU vendor's
- * rule), each device's NUMA node; a device off its planned node, a pair NCCL sees otherwise than planned or than
- * on the host, a planned device missing, or (with nothing to compare) a device without a node, is a problem.
+ * rule), each device's NUMA node. A device off its planned or host node, a pair NCCL sees otherwise than planned
+ * or than on the host, or a planned device missing is a problem; a device without a node that nothing places is a
+ * warning (today's flat layout), as is a switch NCCL rates below the devices behind it.
  */
 export function verifyGuestTopology(guest: PciTree, cpu?: NcclCpu, options: GuestTopologyOptions = {}): TopologyReport {
   const view = ncclView(guest, cpu);
@@ -66,8 +67,12 @@ export function verifyGuestTopology(guest: PciTree, cpu?: NcclCpu, options: Gues
     report.devices.push({ ...d, ...(p ? { plannedNumaNode: p.numaId } : {}), ...(h ? { hostBdf: h.busId, hostNumaNode: h.numaId } : {}) });
     if (options.host && !h) report.warnings.push(`${name(d.bdf)}: no host function known for it, so its pairs are not compared with the host`);
     if (p && p.numaId !== d.numaNode) report.problems.push(`${name(d.bdf)} is on NUMA node ${d.numaNode}, the layout put it on node ${p.numaId}`);
-    else if (d.numaNode < 0 && (h?.numaId ?? 0) >= 0 && view.devices.length > 1) {
-      report.problems.push(`${name(d.bdf)} has no NUMA node (numa_node -1): NCCL puts it under one CPU with everything else; give the domain <features><acpi/> and a numa or mirror layout`);
+    else if (d.numaNode < 0 && view.devices.length > 1) {
+      // Off its host's node is a problem; with nothing that says where it belongs (today's flat layout), a hint.
+      const off = h !== undefined && h.numaId >= 0;
+      (off ? report.problems : report.warnings).push(
+        `${name(d.bdf)} has no NUMA node (numa_node -1${off ? `, node ${h.numaId} on the host` : ''}): NCCL puts it under one CPU with everything else; give the domain <features><acpi/> and a numa or mirror layout`,
+      );
     }
   }
   if (options.planned) {
