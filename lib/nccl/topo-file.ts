@@ -10,7 +10,8 @@
  *
  * What NCCL does with an attribute that is missing: it reads it itself (ncclTopoGetXmlFromSys,
  * ncclTopoGetXmlFromCpu fill only unset attributes). So the CPU's arch/vendor/family/model are written only when
- * known (else the guest's CPUID is used), and a link only when known; an unknown link means NCCL reads the
+ * known (else the guest's CPUID is used; aws/aws-ofi-nccl topology/g5.48xl-topo.xml writes bare `<cpu numaid>` and
+ * `<pci busid>` and leaves the rest to NCCL), and a link only when known; an unknown link means NCCL reads the
  * guest's sysfs, which for QEMU's switch ports says 2.5 GT/s x1 (`unknownLinks` names those switches).
  */
 import type { LayoutLink, PciTreeNode, PciTree } from '../layout/types';
