@@ -23,7 +23,8 @@ export type { GpuArchitecture, KnownNvidiaDevice } from './gpudirect/architectur
 export { encodeP2PCapability, decodeP2PCapability, approvalParameters } from './gpudirect/capability';
 export { removePassthrough } from './remove';
 export type { RemoveSelection } from './remove';
-export { walkCapabilities, findP2PCapability, parseLspciDump, parseSysfsConfig } from './gpudirect/config-space';
+export { walkCapabilities, findP2PCapability } from './gpudirect/config-space';
+export { parseLspciDump, parseSysfsConfig } from './gpudirect/read-config';
 export type { CapabilityWalk, WalkedCapability, FoundP2P, PciFunctionDump } from './gpudirect/config-space';
 export { predictP2PPlacement, parseQemuVersion } from './gpudirect/placement';
 export type { P2PPlacement, QemuPlacement } from './gpudirect/placement';

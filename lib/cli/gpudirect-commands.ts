@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GPUDIRECT_ARCHITECTURES, GpuArchitecture, isGpudirectArchitecture } from '../gpudirect/architecture';
-import { parseLspciDump, parseSysfsConfig, PciFunctionDump } from '../gpudirect/config-space';
+import type { PciFunctionDump } from '../gpudirect/config-space';
 import { P2PPlacement, parseQemuVersion, predictP2PPlacement, QemuPlacement } from '../gpudirect/placement';
-import { readConfigSpace } from '../gpudirect/read-config';
+import { parseLspciDump, parseSysfsConfig, readConfigSpace } from '../gpudirect/read-config';
 import { expectationFromDomain, expectationFromPlan, GuestExpectation, TopologyReport, verifyGuest, verifyGuestTopology } from '../gpudirect/verify';
 import { readHostCapture } from '../host/capture';
 import { readHostSnapshot } from '../host/snapshot';

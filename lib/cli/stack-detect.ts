@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { Plan } from '../plan/types';
+import { versionAfter, versionProblem } from '../plan/version';
+import { UsageError } from './io';
 
 /** Runs one local tool (no shell) and returns its standard output, or undefined when it is absent or fails. */
 export type ToolRunner = (command: string, args: string[]) => string | undefined;
@@ -12,18 +14,18 @@ export const runLocalTool: ToolRunner = (command, args) => {
 interface Probe {
   command: string;
   args: string[];
-  /** Picks the version out of the tool's output. */
-  version: RegExp;
+  /** What the tool prints before its version (a regular expression source); the version itself is read with the one grammar. */
+  lead: string;
 }
 
 // The daemon's QEMU driver writes the command line, so its version comes first; virsh (the client library)
 // is the fallback on hosts without a daemon binary in PATH.
 const LIBVIRT_PROBES: Probe[] = [
-  { command: 'libvirtd', args: ['--version'], version: /\(libvirt\)\s+(\d+\.\d+\.\d+)/ },
-  { command: 'virtqemud', args: ['--version'], version: /\(libvirt\)\s+(\d+\.\d+\.\d+)/ },
-  { command: 'virsh', args: ['--version'], version: /^(\d+\.\d+\.\d+)\s*$/m },
+  { command: 'libvirtd', args: ['--version'], lead: '\\(libvirt\\)\\s+' },
+  { command: 'virtqemud', args: ['--version'], lead: '\\(libvirt\\)\\s+' },
+  { command: 'virsh', args: ['--version'], lead: '^' },
 ];
-const QEMU_PROBES: Probe[] = [{ command: 'qemu-system-x86_64', args: ['--version'], version: /QEMU emulator version (\d+\.\d+\.\d+)/ }];
+const QEMU_PROBES: Probe[] = [{ command: 'qemu-system-x86_64', args: ['--version'], lead: 'QEMU emulator version ' }];
 
 export interface FoundVersion {
   version: string;
@@ -33,10 +35,19 @@ export interface FoundVersion {
 
 function probe(probes: Probe[], run: ToolRunner): FoundVersion | undefined {
   for (const p of probes) {
-    const match = p.version.exec(run(p.command, p.args) ?? '');
-    if (match) return { version: match[1], source: `${p.command} ${p.args.join(' ')}` };
+    const version = versionAfter(run(p.command, p.args) ?? '', p.lead);
+    if (version !== undefined) return { version, source: `${p.command} ${p.args.join(' ')}` };
   }
   return undefined;
+}
+
+/** A `--libvirt`/`--qemu` value, checked with the one version grammar: a malformed one is a usage error (exit 2). */
+export function versionFlag(values: Record<string, unknown>, name: 'libvirt' | 'qemu'): string | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  const problem = versionProblem(value, name === 'qemu' ? 'QEMU' : 'libvirt');
+  if (problem !== undefined) throw new UsageError(`--${name}: ${problem}`);
+  return value as string;
 }
 
 export interface StackChoice {

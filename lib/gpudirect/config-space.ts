@@ -1,6 +1,5 @@
-import { requireBytes, requireString } from '../arguments';
+import { requireBytes } from '../arguments';
 import { decodeP2PCapability, hex, P2P_CAP_ID } from './capability';
-import { readConfigSpaces } from './read-config';
 
 /** One capability of the standard list: where it starts and its ID. */
 export interface WalkedCapability {
@@ -82,37 +81,3 @@ export interface PciFunctionDump {
   /** Base class and subclass, e.g. 0x0302 for a 3D controller. */
   classCode?: number;
 }
-
-/**
- * Parses `lspci -xxx` / `-xxxx` output, one or several functions; rows missing from a dump shorten it. Reads
- * text as published (quoted, CRLF, wrapped), like readConfigSpace; a function without hex rows has no bytes.
- */
-export function parseLspciDump(text: string): PciFunctionDump[] {
-  requireString(text, 'parseLspciDump', 'the lspci -xxx output as a string');
-  return readConfigSpaces(text).map((r) => {
-    const dump: PciFunctionDump = { address: r.address ?? '', description: r.description, config: r.config ?? new Uint8Array(0) };
-    if (r.vendor !== undefined) dump.vendor = r.vendor;
-    if (r.device !== undefined) dump.device = r.device;
-    if (r.classCode !== undefined) dump.classCode = r.classCode;
-    return dump;
-  });
-}
-
-/** The raw `/sys/bus/pci/devices/ADDR/config` file (64, 256 or 4096 bytes). */
-export function parseSysfsConfig(address: string, bytes: Uint8Array, description = ''): PciFunctionDump {
-  requireString(address, 'parseSysfsConfig', 'the PCI address as a string first');
-  requireBytes(bytes, 'parseSysfsConfig', 'the config file\'s bytes as a Uint8Array second');
-  requireString(description, 'parseSysfsConfig', 'a description string third (or nothing)');
-  return withIds(address, description, Uint8Array.from(bytes));
-}
-
-function withIds(address: string, description: string, config: Uint8Array): PciFunctionDump {
-  const dump: PciFunctionDump = { address, description, config };
-  if (config.length >= 0x0c) {
-    dump.vendor = config[0] | (config[1] << 8);
-    dump.device = config[2] | (config[3] << 8);
-    dump.classCode = (config[0x0b] << 8) | config[0x0a];
-  }
-  return dump;
-}
-

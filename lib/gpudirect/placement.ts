@@ -9,6 +9,7 @@ import {
 } from './architecture';
 import { ConfigSpaceReading, readConfigSpace, ReadCapability } from './read-config';
 import { atLeast, STACK } from '../plan/stack';
+import { readVersion, versionProblem } from '../plan/version';
 import { hex } from './capability';
 import { PCI_VENDOR_NVIDIA } from '../pci/address';
 
@@ -56,16 +57,11 @@ export interface P2PPlacement {
   warnings: string[];
 }
 
-/** A QEMU version as users write it: 8.2.0, 7.2, 1:7.2+dfsg-7 (Debian), 10.0.2-rc1. Anything else is refused. */
+/** A QEMU version in the one grammar of lib/plan/version.ts (8.2.0, 7.2, 1:7.2+dfsg-7, 10.0.2-rc1). Anything else is refused. */
 export function parseQemuVersion(text: unknown): [number, number, number] {
-  const m = typeof text === 'string' ? /^\s*(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~][0-9A-Za-z.+~-]*)?\s*$/.exec(text) : null;
-  if (!m) {
-    throw new PassthroughError(
-      'INPUT_INVALID',
-      `"${excerpt(String(text), 30)}" is not a QEMU version: give one like 8.2.0 or 7.2 (qemu-system-x86_64 --version prints it).`,
-    );
-  }
-  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  const version = readVersion(text);
+  if (version === undefined) throw new PassthroughError('INPUT_INVALID', `${versionProblem(text, 'QEMU')} (qemu-system-x86_64 --version prints it).`);
+  return version;
 }
 
 const h = (n: number) => `0x${n.toString(16)}`;

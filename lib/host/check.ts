@@ -1,4 +1,4 @@
-import { formatPciAddress, parsePciAddress } from '../pci/address';
+import { requirePciAddressKeys } from '../pci/address';
 import { isString, requireArrayOf, requireString } from '../arguments';
 import { HostPciDevice, HostSnapshot, isBridge, requireSnapshot } from './snapshot';
 
@@ -98,7 +98,7 @@ export function checkHost(snapshot: HostSnapshot, planned: string[] = []): Findi
   }
   findings.push(...wrongVendorFindings(params, snapshot.cpuVendor));
   const byAddress = new Map(snapshot.devices.map((d) => [d.address, d]));
-  const plannedSet = new Set(planned.map(canonical));
+  const plannedSet = new Set(requirePciAddressKeys(planned, 'checkHost', 'planned'));
   for (const address of plannedSet) {
     const device = byAddress.get(address);
     if (!device) {
@@ -109,11 +109,6 @@ export function checkHost(snapshot: HostSnapshot, planned: string[] = []): Findi
   }
   if (findings.length === 0) findings.push({ level: 'info', what: 'the host matches the NPU guide', why: 'IOMMU on and every recommended kernel parameter set' });
   return findings;
-}
-
-function canonical(address: string): string {
-  const parsed = parsePciAddress(address);
-  return typeof parsed === 'string' ? address : formatPciAddress(parsed);
 }
 
 function groupFindings(snapshot: HostSnapshot, device: HostPciDevice, planned: Set<string>, byAddress: Map<string, HostPciDevice>): Finding[] {

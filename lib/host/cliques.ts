@@ -1,4 +1,5 @@
 import { isObject, isString, refuseArgument, requireArrayOf, requireOptionalString } from '../arguments';
+import { requirePciAddressKeys } from '../pci/address';
 import { assignCliques, CliquePolicy, CliqueResult, cliquesFromTopoText } from './topology';
 import { HostSnapshot, isNvidiaGpu, readHostSnapshot, requireSnapshot, sysfsLink } from './snapshot';
 
@@ -21,10 +22,18 @@ export function cliquesFromTopology(input: TopologyInput): CliqueResult {
   }
   if (typeof input.sysfs !== 'string') requireSnapshot(input.sysfs, fn, 'or a folder as sysfs');
   if (input.gpus !== undefined) requireArrayOf(input.gpus, isString, fn, 'gpus as an array of PCI addresses (or nothing)');
-  const snapshot = typeof input.sysfs === 'string' ? readHostSnapshot(input.sysfs) : input.sysfs;
-  const wanted = input.gpus && new Set(input.gpus);
-  const gpus = snapshot.devices.filter((d) => isNvidiaGpu(d) && (!wanted || wanted.has(d.address)));
-  const byAddress = new Map(gpus.map((g) => [g.address, g]));
+  const gpus = input.gpus && requirePciAddressKeys(input.gpus, fn, 'gpus');
+  return cliquesFromSnapshot(typeof input.sysfs === 'string' ? readHostSnapshot(input.sysfs) : input.sysfs, gpus, input.policy);
+}
+
+/**
+ * cliquesFromTopology over a snapshot its caller has already checked (planFromHost checks it once), `gpus` as
+ * canonical addresses: nothing here re-walks the snapshot to check it again.
+ */
+export function cliquesFromSnapshot(snapshot: HostSnapshot, gpus: string[] | undefined, policy: CliquePolicy | undefined): CliqueResult {
+  const wanted = gpus && new Set(gpus);
+  const chosen = snapshot.devices.filter((d) => isNvidiaGpu(d) && (!wanted || wanted.has(d.address)));
+  const byAddress = new Map(chosen.map((g) => [g.address, g]));
   const link = sysfsLink(snapshot);
-  return assignCliques(gpus.map((g) => g.address), (a, b) => link(byAddress.get(a)!, byAddress.get(b)!), input.policy);
+  return assignCliques(chosen.map((g) => g.address), (a, b) => link(byAddress.get(a)!, byAddress.get(b)!), policy);
 }

@@ -3,9 +3,9 @@ import { parseQemuVersion, predictP2PPlacement } from '../gpudirect/placement';
 import { readConfigSpace } from '../gpudirect/read-config';
 import { isString, refuseArgument, requireObject } from '../arguments';
 import { isPassthroughError } from '../errors';
-import { formatPciAddress, parsePciAddress } from '../pci/address';
+import { requirePciAddressKeys } from '../pci/address';
 import { Plan, PlanHostdev } from '../plan/types';
-import { cliquesFromTopology } from './cliques';
+import { cliquesFromSnapshot } from './cliques';
 import { HostPciDevice, HostSnapshot, isAccelerator, isNvidiaGpu, requireHostDevices, requireSnapshot } from './snapshot';
 import { CliquePolicy, requirePolicy } from './topology';
 import { hex } from '../gpudirect/capability';
@@ -76,18 +76,15 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
 /** The plan from arguments already checked by the exported caller (each names itself in its refusals). */
 function explain(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan; reasons: string[]; topologyReasons: number } {
   const qemu = selection.qemu === undefined ? undefined : parseQemuVersion(selection.qemu).join('.');
-  const pick = (which: 'all' | string[] | undefined, isKind: (d: (typeof snapshot.devices)[number]) => boolean) => {
+  const pick = (kind: 'gpus' | 'npus', which: 'all' | string[] | undefined, isKind: (d: (typeof snapshot.devices)[number]) => boolean) => {
     if (which === undefined) return [];
     if (which === 'all') return snapshot.devices.filter(isKind);
-    const wanted = new Set(which.map((a) => {
-      const p = parsePciAddress(a);
-      return typeof p === 'string' ? a : formatPciAddress(p);
-    }));
+    const wanted = new Set(requirePciAddressKeys(which, 'planFromHost', `selection.${kind}`));
     return snapshot.devices.filter((d) => wanted.has(d.address));
   };
-  const gpus = pick(selection.gpus, isNvidiaGpu);
-  const npus = pick(selection.npus, isAccelerator);
-  const { cliques, reasons } = cliquesFromTopology({ sysfs: snapshot, gpus: gpus.filter(isNvidiaGpu).map((g) => g.address), policy: selection.policy });
+  const gpus = pick('gpus', selection.gpus, isNvidiaGpu);
+  const npus = pick('npus', selection.npus, isAccelerator);
+  const { cliques, reasons } = cliquesFromSnapshot(snapshot, gpus.filter(isNvidiaGpu).map((g) => g.address), selection.policy);
   const topologyReasons = reasons.length;
   const hostdevs: PlanHostdev[] = [
     ...gpus.map((g, i): PlanHostdev => {

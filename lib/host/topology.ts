@@ -1,7 +1,7 @@
 import { isString, refuseArgument, requireArrayOf, requireString } from '../arguments';
 import { PassthroughError, excerpt } from '../errors';
 import { MAX_CLIQUE } from '../gpudirect/capability';
-import { formatPciAddress, parsePciAddress } from '../pci/address';
+import { pciAddressKey } from '../pci/address';
 
 /** How two GPUs are connected, in `nvidia-smi topo -m`'s words (NV = NVLink / NVSwitch). */
 export type Link = 'NV' | 'PIX' | 'PXB' | 'PHB' | 'NODE' | 'SYS';
@@ -123,10 +123,9 @@ export function parseBusIds(csv: string): Map<string, string> {
   requireString(csv, 'parseBusIds', 'the output of nvidia-smi --query-gpu=index,pci.bus_id --format=csv as a string');
   const map = new Map<string, string>();
   for (const line of csv.split(/\r?\n/)) {
-    const m = /^\s*(\d+)\s*,\s*(?:[0-9A-Fa-f]{4})?([0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*$/.exec(line);
-    if (!m) continue;
-    const address = parsePciAddress(m[2]);
-    if (typeof address !== 'string') map.set(`GPU${m[1]}`, formatPciAddress(address));
+    const m = /^\s*(\d+)\s*,\s*(\S+)\s*$/.exec(line);
+    const address = m ? pciAddressKey(m[2]) : undefined;
+    if (address !== undefined) map.set(`GPU${m![1]}`, address);
   }
   return map;
 }

@@ -1,4 +1,5 @@
 import { isObject, refuseArgument, requireString } from '../arguments';
+import { excerpt, PassthroughError } from '../errors';
 
 /** A PCI address: domain:bus:slot.function, as lspci, sysfs and libvirt name a device. */
 export interface PciAddress {
@@ -10,18 +11,48 @@ export interface PciAddress {
 
 export const PCI_LIMITS = { domain: 0xffff, bus: 0xff, slot: 0x1f, function: 0x7 } as const;
 
-const BDF = /^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$/;
+/**
+ * The one grammar for a PCI address a person types or pastes (CLI arguments, plans, selections, captures):
+ * `DDDD:BB:SS.F` or `BB:SS.F` (domain 0), hex in either case, bus and slot of one or two digits, a domain of
+ * one to eight digits (nvidia-smi prints eight: `00000000:3B:00.0`), range-checked after. Nothing else: no
+ * surrounding space, no `0x`, no libvirt node-device name (`pci_0000_3b_00_0`). docs/plan.md lists the decision;
+ * schemas/plan.schema.json uses this very pattern. (XML attributes are read as libvirt reads them instead:
+ * pciAddressFromAttributes.)
+ */
+export const PCI_ADDRESS_PATTERN = '^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\\.([0-7])$';
+const BDF = new RegExp(PCI_ADDRESS_PATTERN);
 
-/** `DDDD:BB:SS.F` or `BB:SS.F` (domain 0). Returns a reason instead of throwing. */
+/** How an address is written, for messages that refuse one. */
+export const PCI_ADDRESS_FORMS = 'as lspci prints it, e.g. 0000:1b:00.0 or 1b:00.0 (or nvidia-smi\'s 00000000:1B:00.0)';
+
+/**
+ * `DDDD:BB:SS.F` or `BB:SS.F` (domain 0), either case, as lspci, sysfs and nvidia-smi (`00000000:3B:00.0`) print it:
+ * the one grammar every command and plan reads addresses with (PCI_ADDRESS_PATTERN). Returns a reason instead of throwing.
+ */
 export function parsePciAddress(text: string): PciAddress | string {
   requireString(text, 'parsePciAddress', 'the address as a string like 0000:1b:00.0');
-  const m = BDF.exec(text.trim());
-  if (!m) return `"${text}" is not a PCI address; write it as lspci prints it, e.g. 0000:1b:00.0 or 1b:00.0`;
+  const m = BDF.exec(text);
+  if (!m) return `"${excerpt(text, 40)}" is not a PCI address; write it ${PCI_ADDRESS_FORMS}`;
   return checkPciRanges({
     domain: m[1] ? parseInt(m[1], 16) : 0,
     bus: parseInt(m[2], 16),
     slot: parseInt(m[3], 16),
     function: parseInt(m[4], 16),
+  });
+}
+
+/** The canonical key (`0000:1b:00.0`) of an address in any accepted spelling; undefined when it is not one. */
+export function pciAddressKey(text: string): string | undefined {
+  const parsed = parsePciAddress(text);
+  return typeof parsed === 'string' ? undefined : formatPciAddress(parsed);
+}
+
+/** Each address's canonical key, for an exported function given addresses; one that is not an address is refused. */
+export function requirePciAddressKeys(addresses: readonly string[], fn: string, what: string): string[] {
+  return addresses.map((address, i) => {
+    const parsed = parsePciAddress(address);
+    if (typeof parsed === 'string') throw new PassthroughError('INPUT_INVALID', `${fn}: ${what}[${i}]: ${parsed}.`);
+    return formatPciAddress(parsed);
   });
 }
 

@@ -1,8 +1,8 @@
 import { PassthroughError } from '../errors';
 import { P2P_OFFSET_TURING_AND_LATER } from '../gpudirect/architecture';
 import { OverrideStyle, PlannedHostdev } from './types';
+import { readVersion, Version, versionProblem } from './version';
 
-type Version = [number, number, number];
 
 /**
  * Milestones of the host stack that decide how the clique reaches QEMU. Each is checked against a
@@ -88,9 +88,13 @@ export const STACK_SOURCES: StackSource[] = [
   },
 ];
 
-export function parseVersion(text: string): Version {
-  const parts = text.split(/[^0-9.]/)[0].split('.').map((p) => Number(p) || 0);
-  return [parts[0] ?? 0, parts[1] ?? 0, parts[2] ?? 0];
+/** A target's version, read with the one grammar (lib/plan/version.ts) the plan schema already checked. */
+export function parseVersion(text: string, field: 'libvirt' | 'qemu' = 'qemu'): Version {
+  const version = readVersion(text);
+  if (version === undefined) {
+    throw new PassthroughError('PLAN_INVALID', `The plan is invalid: ${versionProblem(text, field === 'qemu' ? 'QEMU' : 'libvirt')}.`, { path: `target.${field}` });
+  }
+  return version;
 }
 
 export function atLeast(version: Version, min: Version): boolean {
@@ -137,7 +141,7 @@ export function deviceSyntax(libvirt: Version, qemu: Version | undefined): { syn
  */
 export function overrideStyleFor(target: Target): OverrideStyle {
   if (target.libvirt === undefined) return 'override';
-  const libvirt = parseVersion(target.libvirt);
+  const libvirt = parseVersion(target.libvirt, 'libvirt');
   if (atLeast(libvirt, STACK.libvirtOverrideFixed)) return 'override';
   const qemu = target.qemu === undefined ? undefined : parseVersion(target.qemu);
   const implied = deviceSyntax(libvirt, qemu);
@@ -207,7 +211,7 @@ export function stackWarnings(target: Target, hostdevs: PlannedHostdev[]): strin
         `(older libvirt ignores it or crashes). Give target.libvirt (the CLI reads it from virsh) to have this checked.`,
     );
   }
-  const libvirt = target.libvirt === undefined ? undefined : parseVersion(target.libvirt);
+  const libvirt = target.libvirt === undefined ? undefined : parseVersion(target.libvirt, 'libvirt');
   if (libvirt && between(libvirt, STACK.libvirtOverride, STACK.libvirtOverrideFixed)) {
     warnings.push(
       `libvirt ${target.libvirt} has <qemu:override> but crashes when it overrides a device property (fixed in ${show(STACK.libvirtOverrideFixed)}, libvirt NEWS): ` +
