@@ -375,8 +375,8 @@ describe('host plan targets a QEMU: --qemu, else the live host\'s own, never thi
     expect(runCaptured(['host', 'capture', tar, '--sysfs', gpuHost(0x1eb8, T4)]).code).toBe(0);
     expect(runCaptured(['host', 'plan', '--gpus', 'all', '--sysfs', tar, '--no-detect']).code).toBe(0);
     const bad = runCaptured(['host', 'plan', '--gpus', 'all', '--sysfs', tar, '--qemu', 'seven']);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^[^\n]*INPUT_INVALID: "seven" is not a QEMU version[^\n]*\n$/);
+    expect(bad.code).toBe(2); // a malformed flag value is a usage error, as for transform --qemu (__tests__/versions.test.ts)
+    expect(bad.stderr).toMatch(/^libvirt-passthrough host: --qemu: "seven" is not a QEMU version[^\n]*\n\nUsage:/);
   });
 
   test('transform checks against the QEMU the plan was made for, not the one where it runs', () => {

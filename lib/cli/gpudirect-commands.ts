@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GPUDIRECT_ARCHITECTURES, GpuArchitecture, isGpudirectArchitecture } from '../gpudirect/architecture';
 import type { PciFunctionDump } from '../gpudirect/config-space';
-import { P2PPlacement, parseQemuVersion, predictP2PPlacement, QemuPlacement } from '../gpudirect/placement';
+import { P2PPlacement, predictP2PPlacement, QemuPlacement } from '../gpudirect/placement';
 import { parseLspciDump, parseSysfsConfig, readConfigSpace } from '../gpudirect/read-config';
 import { expectationFromDomain, expectationFromPlan, GuestExpectation, TopologyReport, verifyGuest, verifyGuestTopology } from '../gpudirect/verify';
 import { readHostCapture } from '../host/capture';
@@ -11,6 +11,7 @@ import type { PciTreeNode } from '../layout/types';
 import { treeFromSysfs } from '../nccl/sysfs-tree';
 import { CliIo, UsageError, readFileOrFail, readJson, readText } from './io';
 import { cpuOption, GuestTreePredictor } from './nccl-options';
+import { qemuFromFlagOrHost } from './stack-detect';
 
 const SYSFS_PCI = '/sys/bus/pci/devices';
 const hex = (n: number | undefined) => (n === undefined ? '-' : `0x${n.toString(16).padStart(2, '0')}`);
@@ -34,14 +35,19 @@ function readBytes(io: CliIo, file: string): Uint8Array {
 
 export function runPredict(values: Record<string, unknown>, positionals: string[], io: CliIo): number {
   if (positionals.length) throw new UsageError(`predict takes no positional arguments (got ${JSON.stringify(positionals[0]).slice(0, 40)}): give the file with --config FILE`);
-  const { config, qemu, architecture, address } = values;
-  if (typeof config !== 'string' || typeof qemu !== 'string') throw new UsageError('predict needs --config FILE and --qemu VERSION');
+  const { config, architecture, address } = values;
+  if (typeof config !== 'string') throw new UsageError('predict needs --config FILE');
   if (architecture !== undefined && (typeof architecture !== 'string' || !isGpudirectArchitecture(architecture))) {
     throw new UsageError(`unknown --architecture ${String(architecture)}; one of ${GPUDIRECT_ARCHITECTURES.join(', ')}`);
   }
-  parseQemuVersion(qemu);
+  const qemu = qemuFromFlagOrHost(values, io.runTool);
+  if (qemu === undefined) {
+    const why = values['no-detect'] ? '--no-detect' : 'qemu-system-x86_64 not found here';
+    throw new UsageError(`predict needs --qemu VERSION (${why}): the QEMU of the host that will run the GPU, as qemu-system-x86_64 --version prints it`);
+  }
+  io.stderr(`target: QEMU ${qemu.version} (from ${qemu.source})\n`);
   const reading = readConfigSpace(readBytes(io, config), { address: address as string | undefined, name: config === '-' ? 'standard input' : config });
-  const p = predictP2PPlacement(reading, qemu, architecture as GpuArchitecture | undefined);
+  const p = predictP2PPlacement(reading, qemu.version, architecture as GpuArchitecture | undefined);
   if (values.json) io.stdout(JSON.stringify(placementJson(p), null, 2) + '\n');
   else io.stdout(placementText(p));
   return p.offset !== null && p.complete ? 0 : 1;

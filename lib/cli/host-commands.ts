@@ -5,12 +5,11 @@ import { FULL_CONFIG_BYTES, captureHost, readHostCapture } from '../host/capture
 import { checkHost } from '../host/check';
 import { cliquesFromTopology } from '../host/cliques';
 import { explainPlanFromHost } from '../host/plan';
-import { parseQemuVersion } from '../gpudirect/placement';
 import { HostSnapshot, isAccelerator, isNvidiaGpu, readHostSnapshot } from '../host/snapshot';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
 import { CLIQUE_POLICIES, CliquePolicy } from '../host/topology';
 import { CliFailure, CliIo, UsageError, readText } from './io';
-import { FoundVersion, ToolRunner, chooseTarget, runLocalTool } from './stack-detect';
+import { FoundVersion, ToolRunner, chooseTarget, runLocalTool, versionFlag } from './stack-detect';
 
 export const HOST_HELP = `Usage: libvirt-passthrough host check [--devices ADDR,…] [--sysfs DIR|FILE.tar] [--json]
        libvirt-passthrough host plan --gpus all|ADDR,… [--npus all|ADDR,…] [--policy socket|host-bridge|switch]
@@ -76,7 +75,7 @@ function liveNvidiaSmi(): { topo: string; busIds: string } | undefined {
  * the line for standard error, which version it used and from where, or why none.
  */
 export function qemuTarget(values: Record<string, unknown>, io: CliIo): { found?: FoundVersion; said?: string } {
-  const flag = typeof values.qemu === 'string' ? values.qemu : undefined;
+  const flag = versionFlag(values, 'qemu');
   if (flag === undefined && values.gpus === undefined) return {}; // accelerators only: no offset to predict
   const fromCapture = values.sysfs !== undefined;
   const detect = !values['no-detect'] && !fromCapture && flag === undefined;
@@ -125,7 +124,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     const policy = values.policy as CliquePolicy | undefined;
     if (policy !== undefined && !CLIQUE_POLICIES.includes(policy)) throw new UsageError(`unknown --policy '${excerpt(String(policy))}': use ${CLIQUE_POLICIES.slice(0, -1).join(', ')} or ${CLIQUE_POLICIES[CLIQUE_POLICIES.length - 1]}`);
     if (values['bus-ids'] !== undefined && values.topo === undefined) throw new UsageError('--bus-ids goes with --topo');
-    if (typeof values.qemu === 'string') parseQemuVersion(values.qemu);
+    versionFlag(values, 'qemu');
     const snapshot = readSnapshot(values.sysfs, liveRoot);
     const gpus = selected('--gpus', values.gpus, snapshot);
     const npus = selected('--npus', values.npus, snapshot);

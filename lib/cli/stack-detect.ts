@@ -21,8 +21,8 @@ interface Probe {
 // The daemon's QEMU driver writes the command line, so its version comes first; virsh (the client library)
 // is the fallback on hosts without a daemon binary in PATH.
 const LIBVIRT_PROBES: Probe[] = [
-  { command: 'libvirtd', args: ['--version'], lead: '\\(libvirt\\)\\s+' },
-  { command: 'virtqemud', args: ['--version'], lead: '\\(libvirt\\)\\s+' },
+  { command: 'libvirtd', args: ['--version'], lead: '\\(libvirt\\) ' },
+  { command: 'virtqemud', args: ['--version'], lead: '\\(libvirt\\) ' },
   { command: 'virsh', args: ['--version'], lead: '^' },
 ];
 const QEMU_PROBES: Probe[] = [{ command: 'qemu-system-x86_64', args: ['--version'], lead: 'QEMU emulator version ' }];
@@ -78,6 +78,16 @@ export function chooseTarget(
   if (choice.libvirt) target.libvirt = choice.libvirt.version;
   if (choice.qemu) target.qemu = choice.qemu.version;
   return { plan: { ...plan, target }, choice };
+}
+
+/**
+ * The QEMU a command predicts for: `--qemu`, else (unless `--no-detect`) the local qemu-system-x86_64, read as
+ * transform reads it; undefined when neither gives one. libvirt is never asked.
+ */
+export function qemuFromFlagOrHost(values: Record<string, unknown>, run: ToolRunner = runLocalTool): FoundVersion | undefined {
+  const flag = versionFlag(values, 'qemu');
+  const qemuOnly: ToolRunner = (command, args) => (command.startsWith('qemu-') ? run(command, args) : undefined);
+  return chooseTarget({ hostdevs: [] }, { qemu: flag, detect: flag === undefined && !values['no-detect'] }, qemuOnly).choice.qemu;
 }
 
 /** One line for standard error: which versions the transform was checked against, and from where. */
