@@ -213,6 +213,8 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     ['an Intel Wi-Fi card with PM at C8h', 'ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '02:00.0', /invalid device vendor/],
     ['an NVMe drive', 'ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt', '03:00.0', /invalid device vendor/],
     ['an Intel I219-V NIC (lspci -vvxxx, hex cut short)', 'negative-nic-i219v-gfx803-issue6.lspci-vvxxx.txt', '00:1f.6', /invalid device vendor/],
+    // Without -nn the header names Intel but no ID; C8h is free, and QEMU still refuses the vendor (issue 22)
+    ['an Intel iGPU pasted without -nn', 'negative-intel-hd530-compute-runtime-issue198.lspci-v.txt', undefined, /invalid device vendor/],
   ])('negative: %s gets no placement from either QEMU', (_name, file, address, error) => {
     const p = predictP2PPlacement(readConfigSpace(capture(file), { address }), '8.2.0');
     expect(p.offset).toBeNull();
@@ -227,6 +229,16 @@ describe('real captures (SOURCES lists where each comes from)', () => {
     expect(nic).toMatchObject({ vendor: 0x8086, device: 0x15b8, classCode: 0x0200, source: 'text' });
     expect(nic.config).toHaveLength(0x50);
     expect(starts(nic.capabilities)).toEqual(['c8', 'd0', 'e0']);
+  });
+
+  test('a header without IDs names the vendor: not NVIDIA is said, and the bytes win when the capture has them', () => {
+    const intel = readConfigSpace(capture('negative-intel-hd530-compute-runtime-issue198.lspci-v.txt'));
+    expect(intel).toMatchObject({ address: '00:02.0', classCode: 0x0300, otherVendor: 'Intel Corporation HD Graphics 530' });
+    expect(intel.vendor).toBeUndefined();
+    expect(predictP2PPlacement(intel, '8.2.0').reason).toMatch(/names the device "Intel Corporation HD Graphics 530", not an NVIDIA one/);
+    expect(readConfigSpace(capture('negative-nic-i219v-gfx803-issue6.lspci-vvxxx.txt'), { address: '00:1f.6' }).otherVendor).toBeUndefined();
+    const noIds = lspciText('00:02.0', 'VGA compatible controller: Device 1234:1111 (rev 02)', gpuConfig(VOLTA_CAPS)).split('\n')[0];
+    expect(readConfigSpaces(noIds)[0]).toMatchObject({ vendor: 0x1234, device: 0x1111 }); // lspci without pci.ids prints both IDs
   });
 
   test('a multi-device capture without the asked address lists what it holds', () => {
@@ -274,6 +286,16 @@ describe('text as people publish it', () => {
   });
 });
 
+/** The sysfs config of an Intel I219-V (8086:15b8, Ethernet) whose status register says it has no capability list. */
+function intelNicBytes(): Uint8Array {
+  const c = gpuConfig([]);
+  c.set([0x86, 0x80, 0xb8, 0x15], 0);
+  c[0x06] = 0x00;
+  c[0x0a] = 0x00;
+  c[0x0b] = 0x02;
+  return c;
+}
+
 describe('never a confident answer from nothing', () => {
   test.each([
     ['empty input', '', /Found no PCI device/],
@@ -285,6 +307,17 @@ describe('never a confident answer from nothing', () => {
     ['a 16-byte file', gpuConfig(TURING_CAPS).subarray(0, 16), /only 16 bytes/],
   ] as const)('%s → CONFIG_SPACE_UNREADABLE', (_name, input, message) => {
     expect(() => readConfigSpace(input as string | Uint8Array)).toThrow(expect.objectContaining({ code: 'CONFIG_SPACE_UNREADABLE', message: expect.stringMatching(message) }));
+  });
+
+  // A capture read as root that has no list is not helped by root: say so, and say when it is no GPU at all (issue 22).
+  test.each([
+    ['sysfs bytes of a NIC whose status says no list', intelNicBytes(), /capability-list bit is clear\. It is not an NVIDIA device \(vendor 8086, not 10de\): QEMU refuses the GPUDirect clique on it/],
+    ['sysfs bytes of a GPU whose status says no list', gpuConfig(TURING_CAPS).map((b, i) => (i === 6 ? 0 : b)), /capability-list bit is clear\. The device has no capability list at all \(reading it as root changes nothing\)/],
+    ['lspci -vvv of a device printing "Status: Cap-"', '00:1f.4 SMBus [0c05]: Intel Corporation Sunrise Point-H SMBus [8086:a123] (rev 31)\n\tStatus: Cap- 66MHz- UDF-\n\tKernel driver in use: i801_smbus\n', /"Status: Cap-"\. It is not an NVIDIA device \(vendor 8086/],
+    ['a non-root capture of a NIC', '00:1f.6 Ethernet controller [0200]: Intel Corporation Ethernet Connection (2) I219-V [8086:15b8]\n\tCapabilities: <access denied>\n\tKernel driver in use: e1000e\n', /access denied.*It is not an NVIDIA device/],
+  ] as const)('%s: no "capture it as root"', (_name, input, message) => {
+    expect(() => readConfigSpace(input as string | Uint8Array)).toThrow(expect.objectContaining({ code: 'CONFIG_SPACE_UNREADABLE', message: expect.stringMatching(message) }));
+    expect(() => readConfigSpace(input as string | Uint8Array)).toThrow(expect.objectContaining({ message: expect.not.stringMatching(/as root with/) }));
   });
 
   test.each([
@@ -334,9 +367,11 @@ describe('QEMU sizes capabilities its own way', () => {
 
 describe('predict on the command line', () => {
   const files = new Map<string, Uint8Array>();
-  const run = (args: string[]) => {
+  /** `tools`: what local tools print (none by default: nothing of this machine is read). */
+  const run = (args: string[], tools: Record<string, string> = {}) => {
     const out: string[] = [];
     const err: string[] = [];
+    const ran: string[] = [];
     const io = {
       stdout: (t: string) => out.push(t),
       stderr: (t: string) => err.push(t),
@@ -346,9 +381,13 @@ describe('predict on the command line', () => {
         if (!data) throw Object.assign(new Error(`ENOENT: ${f}`), { code: 'ENOENT' });
         return data;
       },
+      runTool: (command: string, args: string[]) => {
+        ran.push(`${command} ${args.join(' ')}`);
+        return tools[`${command} ${args.join(' ')}`];
+      },
     };
     const code = runCli(args, io);
-    return { code, stdout: out.join(''), stderr: err.join('') };
+    return { code, stdout: out.join(''), stderr: err.join(''), ran };
   };
   // The form people paste: lspci -vvv -nn of a data-centre Turing card (T4-like: MSI-X at C8h), with the prompt.
   const T4_LIKE = [
@@ -364,6 +403,36 @@ describe('predict on the command line', () => {
   ].join('\n');
   files.set('t4.txt', new TextEncoder().encode(T4_LIKE));
   files.set('ampere.txt', new TextEncoder().encode(capture('ampere-mobile-rtx3070-razer-blade14.lspci-vvnn.txt')));
+
+  files.set('intel.txt', new TextEncoder().encode(capture('negative-intel-hd530-compute-runtime-issue198.lspci-v.txt')));
+  files.set('nic.config', intelNicBytes());
+
+  test('without --qemu, predict reads the local QEMU as transform and host plan do, and says so', () => {
+    const found = run(['predict', '--config', 't4.txt'], { 'qemu-system-x86_64 --version': 'QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\n' });
+    expect(found.stderr).toBe('target: QEMU 7.2.22 (from qemu-system-x86_64 --version)\n');
+    expect(found.stdout).toMatch(/QEMU 7.2.22 will refuse to start/);
+    expect(found.code).toBe(1);
+    const none = run(['predict', '--config', 't4.txt'], {});
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^libvirt-passthrough predict: predict needs --qemu VERSION \(qemu-system-x86_64 not found here\)/);
+    const given = run(['predict', '--config', 't4.txt', '--qemu', '8.2.0'], { 'qemu-system-x86_64 --version': 'QEMU emulator version 7.2.22\n' });
+    expect(given.stderr).toBe('target: QEMU 8.2.0 (from --qemu)\n');
+    expect(given.ran).toEqual([]);
+  });
+
+  test('an Intel GPU pasted without -nn: QEMU refuses the vendor, not a confident offset', () => {
+    const r = run(['predict', '--config', 'intel.txt', '--qemu', '8.2.0']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/QEMU 8.2.0 will refuse to start: NVIDIA GPUDirect Clique ID: invalid device vendor/);
+    expect(r.stdout).not.toMatch(/places it at/);
+  });
+
+  test('a non-GPU read as root: no "capture it as root"', () => {
+    const r = run(['predict', '--config', 'nic.config', '--qemu', '8.2.0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/CONFIG_SPACE_UNREADABLE: .*It is not an NVIDIA device \(vendor 8086, not 10de\)/);
+    expect(r.stderr).not.toMatch(/as root/);
+  });
 
   test('a T4-like lspci -vvv -nn paste: D4h for QEMU 8.2, exit 0', () => {
     const r = run(['predict', '--config', 't4.txt', '--qemu', '8.2.0']);

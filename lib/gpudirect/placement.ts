@@ -157,6 +157,14 @@ function deviceRefusal(reading: ConfigSpaceReading): QemuPlacement | undefined {
   if (reading.vendor !== undefined && reading.vendor !== PCI_VENDOR_NVIDIA) {
     return { offset: null, reason: `the device's vendor is ${hex(reading.vendor, 4)}, not NVIDIA (10de)`, error: 'NVIDIA GPUDirect Clique ID: invalid device vendor', shadows: [] };
   }
+  if (reading.vendor === undefined && reading.otherVendor !== undefined) {
+    return {
+      offset: null,
+      reason: `the capture names the device "${reading.otherVendor}", not an NVIDIA one (lspci without -nn shows names instead of IDs; NVIDIA's start "NVIDIA Corporation")`,
+      error: 'NVIDIA GPUDirect Clique ID: invalid device vendor',
+      shadows: [],
+    };
+  }
   if (reading.classCode !== undefined && reading.classCode >> 8 !== 0x03) {
     return {
       offset: null,

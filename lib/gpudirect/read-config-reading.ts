@@ -26,6 +26,11 @@ export interface ConfigSpaceReading {
   device?: number;
   /** Base class and subclass, e.g. 0x0302 for a 3D controller. */
   classCode?: number;
+  /**
+   * What the header names instead of IDs when that is not NVIDIA (lspci without -nn prints pci.ids' vendor and
+   * device names, e.g. `Intel Corporation CoffeeLake-S GT2 [UHD Graphics 630]`): the vendor is not NVIDIA.
+   */
+  otherVendor?: string;
   /** What the standard capability list was read from. */
   source: 'bytes' | 'text' | 'text+bytes';
   /** The raw bytes when the capture held them (hex rows or a sysfs file). */

@@ -84,10 +84,10 @@ const CLASS_NAMES: Record<string, number> = {
 };
 
 /** Vendor, device and class as the header names them (`-nn` IDs, `-n` numbers, or pci.ids names). */
-export function idsFromHeader(header: string): Pick<ConfigSpaceReading, 'vendor' | 'device' | 'classCode'> {
+export function idsFromHeader(header: string): Pick<ConfigSpaceReading, 'vendor' | 'device' | 'classCode' | 'otherVendor'> {
   const numeric = /^([0-9a-fA-F]{4}):\s+([0-9a-fA-F]{4}):([0-9a-fA-F]{4})/.exec(header); // lspci -n
   if (numeric) return { classCode: parseInt(numeric[1], 16), vendor: parseInt(numeric[2], 16), device: parseInt(numeric[3], 16) };
-  const ids: Pick<ConfigSpaceReading, 'vendor' | 'device' | 'classCode'> = {};
+  const ids: Pick<ConfigSpaceReading, 'vendor' | 'device' | 'classCode' | 'otherVendor'> = {};
   const cls = /^(.+?)(?:\s+\[([0-9a-fA-F]{4})\])?:\s/.exec(header);
   if (cls) {
     const code = cls[2] !== undefined ? parseInt(cls[2], 16) : CLASS_NAMES[cls[1].trim()];
@@ -103,7 +103,12 @@ export function idsFromHeader(header: string): Pick<ConfigSpaceReading, 'vendor'
       const byName = deviceFromName(header.replace(/^.*?NVIDIA Corporation\s+/, '').replace(/\s*\(rev [0-9a-f]+\).*$/i, '').replace(/\s*\(prog-if.*$/, ''));
       if (byName !== undefined) ids.device = byName;
     }
+    return ids;
   }
+  const named = cls ? header.slice(cls[0].length).replace(/\s*\(rev [0-9a-f]+\).*$/i, '').replace(/\s*\(prog-if.*$/, '').trim() : '';
+  const unknown = /^Device ([0-9a-fA-F]{4}):([0-9a-fA-F]{4})\b/.exec(named); // lspci without pci.ids: both IDs
+  if (unknown) return { ...ids, vendor: parseInt(unknown[1], 16), device: parseInt(unknown[2], 16) };
+  if (named !== '') ids.otherVendor = excerpt(named, 80);
   return ids;
 }
 

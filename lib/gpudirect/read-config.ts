@@ -53,7 +53,10 @@ function readBlock(block: Block): ConfigSpaceReading {
     complete: text.noList || ((block.ended || text.sawEnd) && !text.elided),
     notes: [...text.notes],
   };
-  if (bytes.length >= 0x0c) Object.assign(reading, idsFromBytes(bytes));
+  if (bytes.length >= 0x0c) {
+    Object.assign(reading, idsFromBytes(bytes));
+    delete reading.otherVendor; // the bytes name the vendor by its ID
+  }
   if (bytes.length > 0) reading.config = bytes;
   if (bytes.length >= 0x100 || (bytes.length >= 0x40 && text.capabilities.length === 0 && !text.accessDenied)) {
     const fromBytes = capabilitiesFromBytes(bytes, reading.notes);
@@ -65,6 +68,7 @@ function readBlock(block: Block): ConfigSpaceReading {
     }
   }
   if (text.accessDenied && reading.capabilities.length === 0) reading.notes.push('lspci printed "Capabilities: <access denied>": it was not run as root');
+  if (text.noList && reading.capabilities.length === 0) reading.notes.push('lspci printed "Status: Cap-": the device has no capability list');
   return reading;
 }
 
