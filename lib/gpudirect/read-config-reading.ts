@@ -28,7 +28,7 @@ export interface ConfigSpaceReading {
   classCode?: number;
   /**
    * What the header names instead of IDs when that is not NVIDIA (lspci without -nn prints pci.ids' vendor and
-   * device names, e.g. `Intel Corporation CoffeeLake-S GT2 [UHD Graphics 630]`): the vendor is not NVIDIA.
+   * device names, e.g. `Intel Corporation HD Graphics 530`): the vendor is not NVIDIA.
    */
   otherVendor?: string;
   /** What the standard capability list was read from. */
