@@ -30,6 +30,11 @@ export const DEFAULT_MMIO64_GIB = 32;
  */
 export function mmioWindowFor(devices: HostPciDevice[]): { needed: boolean; GiB: number; reason: string } {
   requireHostDevices(devices, 'mmioWindowFor');
+  return windowFor(devices);
+}
+
+/** mmioWindowFor over devices of a snapshot already checked. */
+function windowFor(devices: HostPciDevice[]): { needed: boolean; GiB: number; reason: string } {
   const total = devices.reduce((sum, d) => sum + d.bar64Sizes.reduce((a, b) => a + b, 0), 0);
   let GiBs = 1;
   while (GiBs * GiB < total) GiBs *= 2;
@@ -100,7 +105,7 @@ function explain(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan
   ];
   // The offsets were predicted for this QEMU: transform checks the plan against it, not against its own machine's.
   const plan: Plan = { ...(qemu !== undefined ? { target: { qemu } } : {}), hostdevs };
-  const window = mmioWindowFor(gpus);
+  const window = windowFor(gpus);
   if (window.needed) plan.mmio = { window64GiB: window.GiB };
   reasons.push(window.reason);
   return { plan, reasons, topologyReasons };

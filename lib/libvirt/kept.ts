@@ -1,4 +1,4 @@
-import { PASSTHROUGH_NS, isPlain, isQemu } from '../domain/xml';
+import { PASSTHROUGH_NS, QEMU_NS } from '../domain/xml';
 import { XmlElement, textContent } from '../load/element';
 import { loadDomainXml } from '../load/load';
 import { formatPciAddress, pciAddressFromAttributes } from '../pci/address';
@@ -11,14 +11,7 @@ import { formatPciAddress, pciAddressFromAttributes } from '../pci/address';
  */
 export function keptFacts(xml: string): string[] {
   const doc = loadDomainXml(xml);
-  const facts: string[] = [];
-  const stack: XmlElement[] = [doc.root];
-  while (stack.length > 0) {
-    const el = stack.pop()!;
-    facts.push(...factsOf(el, doc.body));
-    for (let i = el.children.length - 1; i >= 0; i--) stack.push(el.children[i]);
-  }
-  return facts;
+  return factsFrom(doc.root, libraryReader(doc.body));
 }
 
 /** Facts of `written` missing from `dumped`, plus overrides in `dumped` whose alias no device has. */
@@ -37,46 +30,76 @@ export function missingFacts(written: string[], kept: string[]): string[] {
   return [...new Set(dropped), ...[...orphans].sort().map((a) => `override ${a} matches no device alias`)];
 }
 
-function ancestor(el: XmlElement, levels: number): XmlElement | undefined {
-  let p: XmlElement | undefined = el;
-  for (let i = 0; i < levels && p; i++) p = p.parent;
-  return p;
+/**
+ * What the fact rules read of an element, whatever parsed it: the library's loader here, xmldom in
+ * conformance/facts.ts (an independent parser, so the harness checks the facts without trusting ours).
+ */
+export interface FactReader<N> {
+  localName(node: N): string;
+  namespaceURI(node: N): string | null;
+  parent(node: N): N | undefined;
+  /** Child elements, in document order. */
+  children(node: N): readonly N[];
+  /** null when the attribute is absent. */
+  attribute(node: N, name: string): string | null;
+  text(node: N): string;
 }
 
-const plain = (el: XmlElement | undefined, name: string) => !!el && isPlain(el, name);
-const qemu = (el: XmlElement | undefined, name: string) => !!el && isQemu(el, name);
-
-function pci(el: XmlElement): string {
-  const a = pciAddressFromAttributes((n) => el.getAttribute(n));
-  return a ? formatPciAddress(a) : 'unreadable';
+/** Every fact of the tree under `root`, in document order. */
+export function factsFrom<N>(root: N, read: FactReader<N>): string[] {
+  const facts: string[] = [];
+  const stack: N[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    facts.push(...factsOf(node, read));
+    const children = read.children(node);
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
+  }
+  return facts;
 }
 
-function insideDevices(el: XmlElement): boolean {
-  for (let p = el.parent; p; p = p.parent) if (plain(p, 'devices')) return true;
-  return false;
+function libraryReader(body: string): FactReader<XmlElement> {
+  return {
+    localName: (el) => el.localName,
+    namespaceURI: (el) => el.namespaceURI,
+    parent: (el) => el.parent,
+    children: (el) => el.children,
+    attribute: (el, name) => el.getAttribute(name),
+    text: (el) => textContent(body, el),
+  };
 }
 
-function isPciHostdev(el: XmlElement | undefined): boolean {
-  return plain(el, 'hostdev') && el!.getAttribute('type') === 'pci';
-}
+function factsOf<N>(el: N, read: FactReader<N>): string[] {
+  const up = (n: N | undefined, levels: number) => {
+    for (let i = 0; i < levels && n !== undefined; i++) n = read.parent(n);
+    return n;
+  };
+  const is = (n: N | undefined, name: string, ns: string | null = null) => n !== undefined && read.localName(n) === name && read.namespaceURI(n) === ns;
+  const attr = (name: string) => read.attribute(el, name);
+  const pci = (n: N) => {
+    const a = pciAddressFromAttributes((name) => read.attribute(n, name));
+    return a ? formatPciAddress(a) : 'unreadable';
+  };
+  const isPciHostdev = (n: N | undefined) => is(n, 'hostdev') && read.attribute(n!, 'type') === 'pci';
+  const insideDevices = () => {
+    for (let p = read.parent(el); p !== undefined; p = read.parent(p)) if (is(p, 'devices')) return true;
+    return false;
+  };
 
-function factsOf(el: XmlElement, body: string): string[] {
-  if (plain(el, 'alias') && insideDevices(el) && el.hasAttribute('name')) return [`alias ${el.getAttribute('name')}`];
-  if (plain(el, 'address') && plain(el.parent, 'source') && isPciHostdev(ancestor(el, 2))) return [`hostdev ${pci(el)}`];
-  if (plain(el, 'address') && isPciHostdev(el.parent) && el.getAttribute('type') === 'pci') {
-    const source = el.parent!.children.find((c) => plain(c, 'source'));
-    const sourceAddress = source?.children.find((c) => plain(c, 'address'));
+  if (is(el, 'alias') && insideDevices() && attr('name') !== null) return [`alias ${attr('name')}`];
+  if (is(el, 'address') && is(up(el, 1), 'source') && isPciHostdev(up(el, 2))) return [`hostdev ${pci(el)}`];
+  if (is(el, 'address') && isPciHostdev(up(el, 1)) && attr('type') === 'pci') {
+    const source = read.children(up(el, 1)!).find((c) => is(c, 'source'));
+    const sourceAddress = source && read.children(source).find((c) => is(c, 'address'));
     return sourceAddress ? [`hostdev ${pci(sourceAddress)} at ${pci(el)}`] : [];
   }
-  if (qemu(el, 'property') && qemu(el.parent, 'frontend') && qemu(ancestor(el, 2), 'device') && qemu(ancestor(el, 3), 'override')) {
-    const type = el.getAttribute('type') ?? '';
-    const value = type === 'remove' ? '' : `=${el.getAttribute('value') ?? ''}`;
-    return [`override ${ancestor(el, 2)!.getAttribute('alias')} ${el.getAttribute('name')}${value} (${type})`];
+  if (is(el, 'property', QEMU_NS) && is(up(el, 1), 'frontend', QEMU_NS) && is(up(el, 2), 'device', QEMU_NS) && is(up(el, 3), 'override', QEMU_NS)) {
+    const type = attr('type') ?? '';
+    const value = type === 'remove' ? '' : `=${attr('value') ?? ''}`;
+    return [`override ${read.attribute(up(el, 2)!, 'alias')} ${attr('name')}${value} (${type})`];
   }
-  if (qemu(el, 'arg') && qemu(el.parent, 'commandline')) return [`arg ${el.getAttribute('value')}`];
-  if (plain(el, 'pcihole64')) return [`pcihole64 ${textContent(body, el).trim()} ${el.getAttribute('unit') ?? 'KiB'}`];
-  if (el.localName === 'gpu' && el.namespaceURI === PASSTHROUGH_NS) {
-    return [`metadata gpu ${el.getAttribute('alias')} clique=${el.getAttribute('clique')} offset=${el.getAttribute('offset')}`];
-  }
+  if (is(el, 'arg', QEMU_NS) && is(up(el, 1), 'commandline', QEMU_NS)) return [`arg ${attr('value')}`];
+  if (is(el, 'pcihole64')) return [`pcihole64 ${read.text(el).trim()} ${attr('unit') ?? 'KiB'}`];
+  if (is(el, 'gpu', PASSTHROUGH_NS)) return [`metadata gpu ${attr('alias')} clique=${attr('clique')} offset=${attr('offset')}`];
   return [];
 }
