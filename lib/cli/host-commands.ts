@@ -9,6 +9,7 @@ import { HostSnapshot, isAccelerator, isNvidiaGpu, readHostSnapshot } from '../h
 import { formatPciAddress, parsePciAddress } from '../pci/address';
 import { CLIQUE_POLICIES, CliquePolicy } from '../host/topology';
 import { CliFailure, CliIo, UsageError, readText } from './io';
+import { planAwayFromGpuHost } from './host-plan-away';
 import { FoundVersion, ToolRunner, chooseTarget, runLocalTool, versionFlag } from './stack-detect';
 
 export const HOST_HELP = `Usage: libvirt-passthrough host check [--devices ADDR,…] [--sysfs DIR|FILE.tar] [--json]
@@ -126,6 +127,8 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     if (values['bus-ids'] !== undefined && values.topo === undefined) throw new UsageError('--bus-ids goes with --topo');
     versionFlag(values, 'qemu');
     const snapshot = readSnapshot(values.sysfs, liveRoot);
+    const away = planAwayFromGpuHost(values, io, snapshot);
+    if (away !== undefined) return away;
     const gpus = selected('--gpus', values.gpus, snapshot);
     const npus = selected('--npus', values.npus, snapshot);
     const qemu = qemuTarget(values, io);

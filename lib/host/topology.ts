@@ -118,12 +118,12 @@ function readLink(cell: string, row: string, col: string): Link {
   throw new PassthroughError('TOPOLOGY_INVALID', `Unknown link "${excerpt(cell)}" between ${excerpt(row)} and ${excerpt(col)} in the topology matrix.`);
 }
 
-/** `nvidia-smi --query-gpu=index,pci.bus_id --format=csv` → GPU name → PCI address (`00000000:3B:00.0` → `0000:3b:00.0`). */
+/** `nvidia-smi --query-gpu=index,pci.bus_id[,…] --format=csv` → GPU name → PCI address (`00000000:3B:00.0` → `0000:3b:00.0`). */
 export function parseBusIds(csv: string): Map<string, string> {
   requireString(csv, 'parseBusIds', 'the output of nvidia-smi --query-gpu=index,pci.bus_id --format=csv as a string');
   const map = new Map<string, string>();
   for (const line of csv.split(/\r?\n/)) {
-    const m = /^\s*(\d+)\s*,\s*(\S+)\s*$/.exec(line);
+    const m = /^\s*(\d+)\s*,\s*([^,\s]+)\s*(?:,.*)?$/.exec(line); // more columns (pci.device_id) may follow
     const address = m ? pciAddressKey(m[2]) : undefined;
     if (address !== undefined) map.set(`GPU${m![1]}`, address);
   }
