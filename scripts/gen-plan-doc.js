@@ -52,8 +52,30 @@ with \`PLAN_INVALID\` and the JSON path of the field, e.g. \`hostdevs[1].gpudire
 |---|---|---|---|
 ${rows(schema, '', []).join('\n')}
 
+## Addresses
+
+One grammar reads every PCI address a person types or pastes — in plans, in \`--gpus\`/\`--devices\`/\`--address\`,
+\`hostdev ADDRESS\`, \`removePassthrough\` selections, the nvidia-smi bus ID list (lib/pci/address.ts):
+
+| written | read as |
+|---|---|
+| \`0000:3b:00.0\` (lspci -D, sysfs) | 0000:3b:00.0 |
+| \`3b:00.0\` (lspci) | 0000:3b:00.0 |
+| \`0000:3B:00.0\`, \`3B:00.0\` | 0000:3b:00.0 (hex in either case) |
+| \`00000000:3B:00.0\` (nvidia-smi's \`pci.bus_id\`) | 0000:3b:00.0 (a domain of one to eight digits) |
+| \`3b:0.0\`, \`0:3b:00.0\` | 0000:3b:00.0 (bus and slot of one or two digits) |
+| \`pci_0000_3b_00_0\` (a libvirt node device), \`0x3b:00.0\`, \`3b:00\`, \`3b.00.0\`, with space around it | refused |
+| \`00010000:3b:00.0\`, \`3b:20.0\`, \`3b:00.8\` | refused: domain ≤ ffff, slot ≤ 1f, function ≤ 7 |
+
+Comma lists on the command line (\`--gpus 3b:00.0, 3c:00.0\`) and the bus ID CSV trim around their items.
 Addresses given as numbers use \`{ "domain": 0, "bus": 27, "slot": 0, "function": 0 }\` (bus 27 = 0x1b).
-Ranges are checked in both forms: bus ≤ ff, slot ≤ 1f, function ≤ 7.
+Ranges are checked in both forms: bus ≤ ff, slot ≤ 1f, function ≤ 7. (Addresses inside a domain's XML are read as
+libvirt reads them instead: \`bus='0x1b'\`, \`bus='27'\`.)
+
+Versions (\`target.libvirt\`, \`target.qemu\`) are read with one grammar too, the same as the CLI's \`--libvirt\`/\`--qemu\`
+and what it reads from the local tools (lib/plan/version.ts): \`MAJOR.MINOR\` or \`MAJOR.MINOR.MICRO\`, optionally after a
+Debian epoch and before a distribution suffix (\`9.0.0\`, \`7.2\`, \`1:7.2+dfsg-7+deb12u6\`, \`8.0.0-22.el8\`, \`10.0.2-rc1\`);
+not a lone \`8\`, four numbers, a \`v\` or spaces.
 
 ## Example
 
