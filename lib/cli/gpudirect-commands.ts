@@ -9,6 +9,7 @@ import { readHostCapture } from '../host/capture';
 import { readHostSnapshot } from '../host/snapshot';
 import type { PciTreeNode } from '../layout/types';
 import { treeFromSysfs } from '../nccl/sysfs-tree';
+import { parsePciAddress } from '../pci/address';
 import { CliIo, UsageError, readFileOrFail, readJson, readText } from './io';
 import { cpuOption, GuestTreePredictor } from './nccl-options';
 import { qemuFromFlagOrHost } from './stack-detect';
@@ -39,6 +40,10 @@ export function runPredict(values: Record<string, unknown>, positionals: string[
   if (typeof config !== 'string') throw new UsageError('predict needs --config FILE');
   if (architecture !== undefined && (typeof architecture !== 'string' || !isGpudirectArchitecture(architecture))) {
     throw new UsageError(`unknown --architecture ${String(architecture)}; one of ${GPUDIRECT_ARCHITECTURES.join(', ')}`);
+  }
+  if (typeof address === 'string' && !/^#\d{1,4}$/.test(address)) {
+    const parsed = parsePciAddress(address);
+    if (typeof parsed === 'string') throw new UsageError(`--address: ${parsed}, or #N for the Nth block of the capture`);
   }
   const qemu = qemuFromFlagOrHost(values, io.runTool);
   if (qemu === undefined) {
