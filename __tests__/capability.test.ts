@@ -418,6 +418,10 @@ describe('predict on the command line', () => {
     const given = run(['predict', '--config', 't4.txt', '--qemu', '8.2.0'], { 'qemu-system-x86_64 --version': 'QEMU emulator version 7.2.22\n' });
     expect(given.stderr).toBe('target: QEMU 8.2.0 (from --qemu)\n');
     expect(given.ran).toEqual([]);
+    const off = run(['predict', '--config', 't4.txt', '--no-detect'], { 'qemu-system-x86_64 --version': 'QEMU emulator version 7.2.22\n' });
+    expect(off.code).toBe(2);
+    expect(off.stderr).toMatch(/predict needs --qemu VERSION \(--no-detect\)/);
+    expect(off.ran).toEqual([]);
   });
 
   test('an Intel GPU pasted without -nn: QEMU refuses the vendor, not a confident offset', () => {

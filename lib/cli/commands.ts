@@ -58,7 +58,7 @@ export const COMMANDS: Record<string, Command> = {
     get help() {
       return gpudirectHelp().PREDICT_HELP;
     },
-    options: { config: { type: 'string' }, qemu: { type: 'string' }, architecture: { type: 'string' }, address: { type: 'string' }, json: { type: 'boolean' } },
+    options: { config: { type: 'string' }, qemu: { type: 'string' }, 'no-detect': { type: 'boolean' }, architecture: { type: 'string' }, address: { type: 'string' }, json: { type: 'boolean' } },
     run: ({ values, positionals }, io) => gpudirect().runPredict(values, positionals, io),
   },
   'verify-guest': {

@@ -1,6 +1,6 @@
 // The help of the gpudirect commands, apart from their bodies so that `--help` loads no reader.
 
-export const PREDICT_HELP = `Usage: libvirt-passthrough predict --config FILE --qemu VERSION [--address ADDR] [--architecture NAME] [--json]
+export const PREDICT_HELP = `Usage: libvirt-passthrough predict --config FILE [--qemu VERSION | --no-detect] [--address ADDR] [--architecture NAME] [--json]
 
 FILE (or - for standard input) is the GPU's config space on the host, in any form you have:
   lspci -vvv -nn -s ADDR     the text people paste (-v and -vv too; with or without -nn), as root
@@ -13,6 +13,8 @@ exactly one NVIDIA GPU.
 QEMU 8.1+ uses C8h unless a capability starts there, else D4h; older QEMU always uses C8h and refuses to
 start when a GPU capability sits there (data-centre Turing and later: MSI-X at C8h). The answer gives both,
 the spec's recommendation for the GPU's architecture (from its device ID), and what a disagreement means.
+--qemu is the QEMU of the host that will run the VM; without it, qemu-system-x86_64 --version here is
+read (as transform and host plan do; --no-detect: never), and standard error says which QEMU was used.
 Exit 0: QEMU starts and the placement is known; 1: QEMU would refuse to start, the capture may be cut short,
 or no capability list could be read (CONFIG_SPACE_UNREADABLE).
 

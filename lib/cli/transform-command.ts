@@ -31,9 +31,8 @@ Example:
 export function runTransform({ values, positionals }: CommandArgs, io: CliIo): void {
   if (typeof values.plan !== 'string') throw new UsageError('transform needs --plan PLAN.json');
   if (positionals.length > 1) throw new UsageError('transform takes at most one domain file');
-  for (const flag of ['libvirt', 'qemu'] as const) {
-    if (values[flag] !== undefined && !/^\d+(\.\d+){0,3}$/.test(String(values[flag]))) throw new UsageError(`--${flag} needs a version like 9.0.0`);
-  }
+  // The one version grammar (lib/plan/version.ts), read only when a flag is given: no tool module loads otherwise.
+  for (const flag of ['libvirt', 'qemu'] as const) if (values[flag] !== undefined) stackDetect().versionFlag(values, flag);
   const maxBytes = readMaxBytes(values);
   let plan = readJson(io, values.plan, 'plan') as Plan;
   // Versions decide only how cliques are written: no GPUDirect, no tools run.
