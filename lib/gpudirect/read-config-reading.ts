@@ -46,7 +46,7 @@ export interface ConfigSpaceReading {
 }
 
 export interface ReadOptions {
-  /** Which device of a capture holding several (`3b:00.0` or `0000:3b:00.0`), or `#N`: its Nth block (for blocks without a header). */
+  /** Which device of a capture holding several, in any spelling parsePciAddress takes (`3b:00.0`, `0000:3b:00.0`, `00000000:3B:00.0`), or `#N`: its Nth block (for blocks without a header). */
   address?: string;
   /** Names the input in messages (a file name). */
   name?: string;
