@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'LIBVIRT_DROPPED'
   | 'HOSTDEV_MISSING'
   | 'REMOVE_NOT_FOUND'
-  | 'CONFIG_SPACE_UNREADABLE';
+  | 'CONFIG_SPACE_UNREADABLE'
+  | 'LAYOUT_INVALID';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -42,6 +43,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'HOSTDEV_MISSING',
   'REMOVE_NOT_FOUND',
   'CONFIG_SPACE_UNREADABLE',
+  'LAYOUT_INVALID',
 ];
 
 export interface ErrorDetails {

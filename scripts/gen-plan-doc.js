@@ -18,7 +18,8 @@ function typeOf(node) {
   if (node.enum) return node.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ');
   const parts = [node.type === 'array' ? `array of ${typeOf(node.items)}` : node.type];
   if (node.minimum !== undefined && node.maximum !== undefined) parts.push(`${node.minimum}–${node.maximum}`);
-  if (node.type === 'string' && node.pattern) parts.push(`pattern \`${node.pattern}\``);
+  // A `|` in a pattern would end the table cell.
+  if (node.type === 'string' && node.pattern) parts.push(`pattern \`${node.pattern.replace(/\|/g, '\\|')}\``);
   return parts.join(', ');
 }
 
@@ -87,6 +88,67 @@ not a lone \`8\`, four numbers, a \`v\` or spaces.
     { "address": "0000:3b:00.0", "alias": "gpu0", "device": "10de:2330", "gpudirect": { "clique": 0 } },
     { "address": "5e:00.0", "alias": "gpu1", "gpudirect": { "clique": 1, "architecture": "volta" } }
   ]
+}
+\`\`\`
+
+## Layouts
+
+Without a \`layout\` every device gets a \`pcie-root-port\` of its own on pcie.0 and no NUMA node (\`numa_node\` -1 in
+the guest), so NCCL sees every GPU pair as \`PHB\` and does not use peer-to-peer or GPUDirect RDMA.
+\`host plan --layout mirror\` (the default when the devices span more than one host PCIe switch or NUMA node) writes
+the host's tree instead:
+
+- one \`pcie-expander-bus\` (QEMU's pxb-pcie) per host root complex in use (\`mirrors: "pci0000:3a"\`), on the guest
+  NUMA cell that serves its host node (\`node\`, one of \`cells\`);
+- each host root port in use becomes a \`pcie-root-port\` on it; each host PCIe switch a \`pcie-switch-upstream-port\`
+  with one \`pcie-switch-downstream-port\` per port in use; nested switches nest the same way;
+- each device sits at slot 0 of the port that mirrors the port above it; the functions of one card (both ports of a
+  dual-port NIC) share that slot, as functions 0, 1, …;
+- \`link\` carries the host's current link speed and width at the mirrored port (QEMU's emulated ports report
+  2.5 GT/s x1; \`nccl-topo\` reports the host's link instead).
+
+\`--layout numa\` writes one expander bus per host NUMA node and a root port per card (the shape of KubeVirt's
+PCINUMAAwareTopology): right NUMA nodes, but every pair on one node is \`PHB\` to NCCL.
+
+Numbers, and who owns them:
+
+- **Indexes** are the plan's own: 1, 2, … in parent-before-child order (libvirt wants a controller's index above the
+  index of the bus it sits on). A plan cannot know the domain's controllers, so **the transform renumbers** them: plan
+  index *k* becomes the *k*-th index above the domain's highest PCI controller index, in the same order, and every
+  \`bus\` that names one (controllers' and hostdevs' \`guestAddress.bus\`) follows. \`bus\` 0 is always pcie.0. With a
+  layout, a hostdev's \`guestAddress.bus\` must name a root or downstream port of the layout (or be 0).
+- **pcie.0 slots**: expander buses take slots 0x0a, 0x0b, … 0x19 of pcie.0 (at most 16: libvirt fills slots from 0x01
+  up with its own root ports, eight to a slot, and ICH9 lives at 0x1a–0x1f); the transform refuses a layout whose slot
+  the domain already uses.
+- **busNr** (the guest bus number of an expander bus) counts down from 254, as libvirt does for an expander bus it
+  numbers itself, each leaving room for the buses of every port below it: the first gets 256 − its bus count, the next
+  starts below that. The guest firmware numbers the buses below an expander bus depth first in slot order, starting
+  at busNr + 1. Ranges must not overlap (libvirt 9.0 accepts overlapping ones and the guest silently loses devices)
+  nor run past 255.
+- **chassis** and **port** of root and downstream ports are left to libvirt unless given.
+- A hostdev at function 0 of a slot that holds several functions gets \`multifunction='on'\` from the transform.
+
+Problems a schema cannot see (a \`bus\` that names no controller, a downstream port on a root port, an index not
+above its bus's, a repeated index, a device at slot 1 of a port, overlapping bus ranges…) are refused with
+\`LAYOUT_INVALID\` and the path of the field. A layout written by hand, for two GPUs behind one switch on node 1:
+
+\`\`\`json
+{
+  "hostdevs": [
+    { "address": "0000:85:00.0", "alias": "gpu0", "guestAddress": { "bus": 4, "slot": 0, "function": 0 } },
+    { "address": "0000:86:00.0", "alias": "gpu1", "guestAddress": { "bus": 5, "slot": 0, "function": 0 } }
+  ],
+  "layout": {
+    "kind": "mirror",
+    "cells": [{ "cell": 0, "hostNode": 1 }],
+    "controllers": [
+      { "index": 1, "model": "pcie-expander-bus", "bus": 0, "slot": 16, "function": 0, "busNr": 251, "node": 0 },
+      { "index": 2, "model": "pcie-root-port", "bus": 1, "slot": 0, "function": 0 },
+      { "index": 3, "model": "pcie-switch-upstream-port", "bus": 2, "slot": 0, "function": 0 },
+      { "index": 4, "model": "pcie-switch-downstream-port", "bus": 3, "slot": 0, "function": 0 },
+      { "index": 5, "model": "pcie-switch-downstream-port", "bus": 3, "slot": 1, "function": 0 }
+    ]
+  }
 }
 \`\`\`
 `;

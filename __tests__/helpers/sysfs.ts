@@ -14,6 +14,8 @@ export interface FakeDevice {
   bars?: number[];
   /** The sysfs `config` file; absent: none (as in captures made before host capture copied it). */
   config?: Uint8Array;
+  /** current_link_speed / current_link_width, e.g. `16.0 GT/s PCIe` and 16; absent: no such files. */
+  link?: { speed: string; width: number };
 }
 
 export interface FakeHost {
@@ -51,6 +53,10 @@ export function makeSysfs(host: FakeHost): string {
       return size ? `${hex(start, 16)} ${hex(start + size - 1, 16)} 0x000000000014220c` : '0x0000000000000000 0x0000000000000000 0x0000000000000000';
     }).join('\n') + '\n');
     if (d.config) fs.writeFileSync(path.join(dir, 'config'), d.config);
+    if (d.link) {
+      fs.writeFileSync(path.join(dir, 'current_link_speed'), `${d.link.speed}\n`);
+      fs.writeFileSync(path.join(dir, 'current_link_width'), `${d.link.width}\n`);
+    }
     fs.symlinkSync(path.relative(bus, dir), path.join(bus, address));
     if (d.driver) fs.symlinkSync(`../../../../bus/pci/drivers/${d.driver}`, path.join(dir, 'driver'));
     if (host.iommu !== false) {

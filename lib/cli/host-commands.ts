@@ -5,15 +5,18 @@ import { FULL_CONFIG_BYTES, captureHost, readHostCapture } from '../host/capture
 import { checkHost } from '../host/check';
 import { cliquesFromTopology } from '../host/cliques';
 import { explainPlanFromHost } from '../host/plan';
-import { HostSnapshot, isAccelerator, isNvidiaGpu, readHostSnapshot } from '../host/snapshot';
+import { HostSnapshot, isAccelerator, isNetwork, isNvidiaGpu, readHostSnapshot } from '../host/snapshot';
 import { formatPciAddress, parsePciAddress } from '../pci/address';
 import { CLIQUE_POLICIES, CliquePolicy } from '../host/topology';
+import { LAYOUT_KINDS } from '../layout/place';
+import { LayoutKind } from '../layout/types';
 import { CliFailure, CliIo, UsageError, readText } from './io';
 import { planAwayFromGpuHost } from './host-plan-away';
 import { FoundVersion, ToolRunner, chooseTarget, runLocalTool, versionFlag } from './stack-detect';
 
 export const HOST_HELP = `Usage: libvirt-passthrough host check [--devices ADDR,…] [--sysfs DIR|FILE.tar] [--json]
-       libvirt-passthrough host plan --gpus all|ADDR,… [--npus all|ADDR,…] [--policy socket|host-bridge|switch]
+       libvirt-passthrough host plan --gpus all|ADDR,… [--npus all|ADDR,…] [--nics all|ADDR,…]
+                                     [--layout flat|numa|mirror] [--policy socket|host-bridge|switch]
                                      [--topo FILE --bus-ids FILE] [--sysfs DIR|FILE.tar] [--qemu VERSION] [--no-detect]
        libvirt-passthrough host capture OUT.tar
 
@@ -26,6 +29,12 @@ plan     a plan for transform: the selected GPUs with GPUDirect cliques from the
          --qemu VERSION, else on the live host qemu-system-x86_64 --version (not with --sysfs: the
          capture's host may run another QEMU; not with --no-detect). Without a QEMU the offset is
          recorded only where every QEMU agrees. Which QEMU was used, and reasons, go to standard error.
+         --nics adds network functions (class 02h; a named one brings the other ports of its card).
+         --layout: the guest's PCI tree. mirror: one pcie-expander-bus per host root complex on the
+         guest NUMA cell of its host node, host PCIe switches mirrored, so NCCL in the guest sees the
+         host's paths; numa: one expander bus per host node, a root port per device; flat: each device
+         on its own root port of pcie.0 (as before). Default: mirror when the devices span more than
+         one host switch or NUMA node, else flat. Every device gets an alias: gpuN, npuN, nicN.
 capture  what check and plan read from this host, as a tar file to attach to a bug report; run it
          as root, so it holds each NVIDIA GPU's full config space (serial numbers zeroed).
 Reads the live /sys and /proc unless --sysfs names a capture.
@@ -33,6 +42,7 @@ Reads the live /sys and /proc unless --sysfs names a capture.
 Example:
   libvirt-passthrough host check --devices 1b:00.0
   libvirt-passthrough host plan --gpus all --npus all > plan.json
+  libvirt-passthrough host plan --gpus all --nics all --layout mirror > plan.json
 `;
 
 function readSnapshot(source: unknown, liveRoot: string): HostSnapshot {
@@ -121,7 +131,9 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     return findings.some((f) => f.level === 'error') ? 1 : 0;
   }
   if (sub === 'plan') {
-    if (values.gpus === undefined && values.npus === undefined) throw new UsageError('host plan needs --gpus and/or --npus');
+    if (values.gpus === undefined && values.npus === undefined && values.nics === undefined) throw new UsageError('host plan needs --gpus, --npus and/or --nics');
+    const layout = values.layout as LayoutKind | undefined;
+    if (layout !== undefined && !LAYOUT_KINDS.includes(layout)) throw new UsageError(`unknown --layout '${excerpt(String(layout))}': use flat, numa or mirror`);
     const policy = values.policy as CliquePolicy | undefined;
     if (policy !== undefined && !CLIQUE_POLICIES.includes(policy)) throw new UsageError(`unknown --policy '${excerpt(String(policy))}': use ${CLIQUE_POLICIES.slice(0, -1).join(', ')} or ${CLIQUE_POLICIES[CLIQUE_POLICIES.length - 1]}`);
     if (values['bus-ids'] !== undefined && values.topo === undefined) throw new UsageError('--bus-ids goes with --topo');
@@ -131,12 +143,14 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     if (away !== undefined) return away;
     const gpus = selected('--gpus', values.gpus, snapshot);
     const npus = selected('--npus', values.npus, snapshot);
+    const nics = selected('--nics', values.nics, snapshot);
     const qemu = qemuTarget(values, io);
-    for (const [option, which, isKind, kind] of [['--gpus', gpus, isNvidiaGpu, 'NVIDIA GPUs'], ['--npus', npus, isAccelerator, 'accelerators']] as const) {
+    const kinds = [['--gpus', gpus, isNvidiaGpu, 'NVIDIA GPUs'], ['--npus', npus, isAccelerator, 'accelerators'], ['--nics', nics, isNetwork, 'network functions']] as const;
+    for (const [option, which, isKind, kind] of kinds) {
       if (which === 'all' && !snapshot.devices.some(isKind)) io.stderr(`${option} all: no ${kind} found on this host\n`);
     }
-    const { plan, reasons, topologyReasons } = explainPlanFromHost(snapshot, { gpus, npus, policy, qemu: qemu.found?.version });
-    if (plan.hostdevs.length === 0) throw new CliFailure('no GPUs or accelerators found to plan: nothing to write');
+    const { plan, reasons, topologyReasons } = explainPlanFromHost(snapshot, { gpus, npus, nics, layout, policy, qemu: qemu.found?.version });
+    if (plan.hostdevs.length === 0) throw new CliFailure('no GPUs, accelerators or network functions found to plan: nothing to write');
     const topo = typeof values.topo === 'string'
       ? { topo: readText(io, values.topo, 'topology'), busIds: typeof values['bus-ids'] === 'string' ? readText(io, values['bus-ids'], 'bus ID list') : undefined }
       : values.sysfs === undefined ? liveNvidiaSmi() : undefined;

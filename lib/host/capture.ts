@@ -6,7 +6,7 @@ import { requireString } from '../arguments';
 import { PassthroughError, excerpt } from '../errors';
 import { HostSnapshot, isNvidiaGpu, readHostSnapshot } from './snapshot';
 
-const DEVICE_FILES = ['vendor', 'device', 'class', 'numa_node', 'resource', 'subsystem_vendor', 'subsystem_device'];
+const DEVICE_FILES = ['vendor', 'device', 'class', 'numa_node', 'resource', 'subsystem_vendor', 'subsystem_device', 'current_link_speed', 'current_link_width'];
 
 /** What a capture holds. */
 export interface CaptureResult {
@@ -21,7 +21,7 @@ export const FULL_CONFIG_BYTES = 256;
 /**
  * Copies what readHostSnapshot needs from a live host (or another root) into a tar file, keeping the
  * sysfs links, so a user can attach it to a bug report: /proc/cmdline, the CPU vendor line, and per PCI
- * function its ID, class, NUMA node, BARs, driver and IOMMU group; for NVIDIA GPUs also the sysfs `config`
+ * function its ID, class, NUMA node, BARs, current link speed and width, driver and IOMMU group; for NVIDIA GPUs also the sysfs `config`
  * (what `host plan --qemu` predicts the capability offset from), with any Device Serial Number zeroed.
  * Other functions' config space is left out: nothing reads it, and it carries serial numbers (a NIC's
  * DSN is derived from its MAC address). Captures without config files still read: the plan then keeps

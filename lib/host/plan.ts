@@ -6,7 +6,9 @@ import { isPassthroughError } from '../errors';
 import { requirePciAddressKeys } from '../pci/address';
 import { Plan, PlanHostdev } from '../plan/types';
 import { cliquesFromSnapshot } from './cliques';
-import { HostPciDevice, HostSnapshot, isAccelerator, isNvidiaGpu, requireHostDevices, requireSnapshot } from './snapshot';
+import { HostPciDevice, HostSnapshot, isAccelerator, isNetwork, isNvidiaGpu, requireHostDevices, requireSnapshot } from './snapshot';
+import { LAYOUT_KINDS, chooseLayout, placeDevices } from '../layout/place';
+import { LayoutKind } from '../layout/types';
 import { CliquePolicy, requirePolicy } from './topology';
 import { hex } from '../gpudirect/capability';
 
@@ -14,6 +16,10 @@ export interface HostSelection {
   /** `all`, or addresses. */
   gpus?: 'all' | string[];
   npus?: 'all' | string[];
+  /** Network functions (class 02h); a named function brings the other network functions of its card. */
+  nics?: 'all' | string[];
+  /** The guest's PCI layout; absent: mirror when the devices span more than one host switch or NUMA node, else flat. */
+  layout?: LayoutKind;
   policy?: CliquePolicy;
   /** The QEMU the plan targets: each GPU's placement is predicted from its sysfs config for this version. */
   qemu?: string;
@@ -52,14 +58,17 @@ function windowFor(devices: HostPciDevice[]): { needed: boolean; GiB: number; re
 /** The arguments of planFromHost and explainPlanFromHost, checked before anything is read from them. */
 function requireSelection(snapshot: unknown, selection: unknown, fn: string): asserts selection is HostSelection {
   requireSnapshot(snapshot, fn);
-  requireObject(selection, fn, 'a selection { gpus, npus, policy, qemu } second');
-  for (const kind of ['gpus', 'npus'] as const) {
+  requireObject(selection, fn, 'a selection { gpus, npus, nics, layout, policy, qemu } second');
+  for (const kind of ['gpus', 'npus', 'nics'] as const) {
     const which = selection[kind];
     if (which !== undefined && which !== 'all' && !(Array.isArray(which) && which.every(isString))) {
       refuseArgument(fn, `selection.${kind} as 'all' or an array of PCI addresses`, which);
     }
   }
   if (selection.policy !== undefined) requirePolicy(selection.policy, fn);
+  if (selection.layout !== undefined && !LAYOUT_KINDS.includes(selection.layout as LayoutKind)) {
+    refuseArgument(fn, `selection.layout as one of ${LAYOUT_KINDS.join(', ')}`, selection.layout);
+  }
 }
 
 /** A plan transformDomain takes as is: the selected GPUs (with cliques from the topology) and accelerators. */
@@ -81,7 +90,7 @@ export function explainPlanFromHost(snapshot: HostSnapshot, selection: HostSelec
 /** The plan from arguments already checked by the exported caller (each names itself in its refusals). */
 function explain(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan; reasons: string[]; topologyReasons: number } {
   const qemu = selection.qemu === undefined ? undefined : parseQemuVersion(selection.qemu).join('.');
-  const pick = (kind: 'gpus' | 'npus', which: 'all' | string[] | undefined, isKind: (d: (typeof snapshot.devices)[number]) => boolean) => {
+  const pick = (kind: 'gpus' | 'npus' | 'nics', which: 'all' | string[] | undefined, isKind: (d: (typeof snapshot.devices)[number]) => boolean) => {
     if (which === undefined) return [];
     if (which === 'all') return snapshot.devices.filter(isKind);
     const wanted = new Set(requirePciAddressKeys(which, 'planFromHost', `selection.${kind}`));
@@ -89,6 +98,7 @@ function explain(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan
   };
   const gpus = pick('gpus', selection.gpus, isNvidiaGpu);
   const npus = pick('npus', selection.npus, isAccelerator);
+  const nics = withCardFunctions(pick('nics', selection.nics, isNetwork), snapshot, isNetwork);
   const { cliques, reasons } = cliquesFromSnapshot(snapshot, gpus.filter(isNvidiaGpu).map((g) => g.address), selection.policy);
   const topologyReasons = reasons.length;
   const hostdevs: PlanHostdev[] = [
@@ -102,13 +112,24 @@ function explain(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan
       return entry;
     }),
     ...npus.map((n, i): PlanHostdev => ({ address: n.address, alias: `npu${i}`, device: `${hex(n.vendor, 4)}:${hex(n.device, 4)}` })),
+    ...nics.map((n, i): PlanHostdev => ({ address: n.address, alias: `nic${i}`, device: `${hex(n.vendor, 4)}:${hex(n.device, 4)}` })),
   ];
   // The offsets were predicted for this QEMU: transform checks the plan against it, not against its own machine's.
   const plan: Plan = { ...(qemu !== undefined ? { target: { qemu } } : {}), hostdevs };
   const window = windowFor(gpus);
   if (window.needed) plan.mmio = { window64GiB: window.GiB };
   reasons.push(window.reason);
+  const layout = chooseLayout(snapshot, hostdevs.map((h) => String(h.address)), selection.layout);
+  reasons.push(layout.reason);
+  if (layout.kind !== 'flat') reasons.push(placeDevices(plan, snapshot, layout.kind));
   return { plan, reasons, topologyReasons };
+}
+
+/** The devices plus the other functions of their cards that are of the same kind (both ports of a dual-port NIC). */
+function withCardFunctions(devices: HostPciDevice[], snapshot: HostSnapshot, isKind: (d: HostPciDevice) => boolean): HostPciDevice[] {
+  const slots = new Set(devices.map((d) => d.address.slice(0, -2)));
+  const chosen = new Set(devices.map((d) => d.address));
+  return snapshot.devices.filter((d) => chosen.has(d.address) || (slots.has(d.address.slice(0, -2)) && isKind(d)));
 }
 
 /**

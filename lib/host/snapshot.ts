@@ -23,6 +23,8 @@ export interface HostPciDevice {
   bar64Sizes: number[];
   /** The sysfs `config` file of an NVIDIA GPU (64 bytes without root, 256 or 4096 with), when the snapshot has it. */
   config?: Uint8Array;
+  /** The link as trained now (sysfs current_link_speed / current_link_width), when the kernel reports one. */
+  link?: { speed: string; width: number };
 }
 
 /** What the host looks like: read from a live system (root `/`) or a captured tree (`host capture`). */
@@ -95,9 +97,19 @@ function readDevice(dir: string, address: string, sysDevices: string): HostPciDe
         return end > start && (flags & IORESOURCE_MEM_64) !== 0n ? [Number(end - start + 1n)] : [];
       }),
   };
+  const link = readLink(dir);
+  if (link) device.link = link;
   // Only a GPU's config space is ever used (the GPUDirect placement); host check reads no other function's.
   if (isNvidiaGpu(device) && fs.existsSync(configFile)) device.config = Uint8Array.from(fs.readFileSync(configFile));
   return device;
+}
+
+/** `16.0 GT/s PCIe` and 16; none where the kernel has no link to report (`Unknown`, 0, or no files: conventional PCI). */
+function readLink(dir: string): HostPciDevice['link'] {
+  const speed = read(path.join(dir, 'current_link_speed'));
+  const width = Number(read(path.join(dir, 'current_link_width')));
+  if (!speed || /^unknown/i.test(speed) || !Number.isInteger(width) || width <= 0) return undefined;
+  return { speed, width };
 }
 
 const isHostDevice = (d: unknown): boolean =>
@@ -120,8 +132,10 @@ export function requireHostDevices(value: unknown, fn: string): asserts value is
 
 export const isNvidiaGpu = (d: Pick<HostPciDevice, 'vendor' | 'classCode'>) => d.vendor === PCI_VENDOR_NVIDIA && d.classCode >> 16 === 0x03;
 export const isBridge = (d: HostPciDevice) => d.classCode >> 16 === 0x06;
+/** Network functions (class 02h: Ethernet, InfiniBand…), like each port of a ConnectX card. */
+export const isNetwork = (d: Pick<HostPciDevice, 'classCode'>) => d.classCode >> 16 === 0x02;
 /** Processing accelerators (class 12h), like the NPU guide's 1eff:1220. */
-export const isAccelerator = (d: HostPciDevice) => d.classCode >> 16 === 0x12;
+export const isAccelerator = (d: Pick<HostPciDevice, 'classCode'>) => d.classCode >> 16 === 0x12;
 
 function isNvSwitch(d: HostPciDevice): boolean {
   if (d.vendor !== PCI_VENDOR_NVIDIA || isNvidiaGpu(d)) return false;

@@ -7,6 +7,7 @@ import {
   recommendedP2POffset,
 } from '../gpudirect/architecture';
 import { PCI_VENDOR_NVIDIA, formatDeviceId, formatPciAddress, parseDeviceId } from '../pci/address';
+import { checkPlanLayout } from './layout';
 import { Plan, PlanHostdev, PlannedHostdev } from './types';
 import { readPlanAddress, validatePlan } from './validate';
 
@@ -17,6 +18,8 @@ export function normalizePlan(plan: unknown, warnings: string[]): PlannedHostdev
   validatePlan(plan);
   const planned = (plan as Plan).hostdevs.map((entry, index) => normalizeEntry(entry, index, warnings));
   rejectDuplicates(planned);
+  const layout = (plan as Plan).layout;
+  if (layout) checkPlanLayout(layout, planned);
   return planned;
 }
 

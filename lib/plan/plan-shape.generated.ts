@@ -4,9 +4,13 @@
 "use strict";
 export const validate = validate20;
 export default validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:libvirt-passthrough:plan:1","title":"libvirt-passthrough plan","description":"What to pass through to a libvirt domain: PCI host devices and, for NVIDIA GPUs, their GPUDirect peer-to-peer clique.","type":"object","additionalProperties":false,"required":["hostdevs"],"properties":{"$schema":{"type":"string","description":"Optional reference to this schema, for editors."},"target":{"description":"Versions of libvirt and QEMU on the host that will run the domain; they decide how the clique is written (docs/gpudirect.md, Versions). Absent: a current stack is assumed (libvirt 8.5 or later, QEMU 8.1 or later) and explainTransform warns when GPUDirect is planned. The CLI fills it from the local virsh and QEMU.","type":"object","additionalProperties":false,"properties":{"libvirt":{"$ref":"#/$defs/version","description":"libvirt version, as `virsh --version` prints it, e.g. 9.0.0."},"qemu":{"$ref":"#/$defs/version","description":"QEMU version, as `qemu-system-x86_64 --version` prints it, e.g. 7.2.0."},"qemuAlternateOffset":{"type":"boolean","description":"States QEMU's GPUDirect placement directly instead of inferring it from the QEMU version: true when QEMU falls back to D4h if a capability starts at C8h (upstream QEMU 8.1 and later, or a vendor build with that change backported, e.g. some RHEL 9 QEMU 7.2 builds); false when it always uses C8h. Version numbers are a heuristic for vendor builds."},"libvirtDeviceJson":{"type":"boolean","description":"States how libvirt gives QEMU -device instead of inferring it from the versions: false when the domain masks the capability libvirt decides by (<qemu:capabilities><qemu:del capability='device.json'/> on libvirt 7.9/7.10, 'device.json+hotplug' from 8.1), so the clique is written as -set, which QEMU applies only to key=value devices; true for JSON. Matters only below libvirt 8.5."}}},"mmio":{"description":"The guest's 64-bit PCI MMIO window, for GPUs whose 64-bit BARs together exceed what q35 firmware maps by default (32 GiB): written as <pcihole64> on the pcie-root controller and, for OVMF (UEFI) guests, as QEMU's -fw_cfg opt/ovmf/X-PciMmio64Mb. `host plan` sizes it from the GPUs' BARs.","type":"object","additionalProperties":false,"required":["window64GiB"],"properties":{"window64GiB":{"description":"Size of the 64-bit MMIO window in GiB (a power of two at least the sum of the GPUs' 64-bit BARs).","type":"integer","minimum":1,"maximum":65536}}},"hostdevs":{"description":"The PCI devices to pass through, in the order they are added to <devices>.","type":"array","items":{"$ref":"#/$defs/hostdev"}}},"$defs":{"version":{"type":"string","pattern":"^(?:[0-9]+:)?([0-9]+)\\.([0-9]+)(?:\\.([0-9]+))?(?:[-+~][0-9A-Za-z.+~-]*)?$"},"pciAddress":{"description":"A PCI address: `DDDD:BB:SS.F` or `BB:SS.F` (domain 0000) as `lspci -nn` and sysfs print it (nvidia-smi's `00000000:BB:SS.F` too), or its four numbers.","oneOf":[{"type":"string","pattern":"^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\\.([0-7])$"},{"type":"object","additionalProperties":false,"required":["bus","slot","function"],"properties":{"domain":{"type":"integer","minimum":0,"maximum":65535},"bus":{"type":"integer","minimum":0,"maximum":255},"slot":{"type":"integer","minimum":0,"maximum":31},"function":{"type":"integer","minimum":0,"maximum":7}}}]},"hostdev":{"type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"Host PCI address of the device (`lspci -nn` shows it first on each line)."},"alias":{"description":"Device alias. Written as libvirt's user alias `ua-<alias>` (libvirt drops aliases without that prefix); a given `ua-` prefix is kept. Letters, digits, `_` and `-`, starting with a letter.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"device":{"description":"`vendor:device` PCI ID in hex, as `lspci -nn` prints it in brackets, e.g. 10de:2330. Used to refuse GPUDirect on non-NVIDIA devices and to find the GPU architecture.","type":"string","pattern":"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"},"managed":{"description":"libvirt detaches the device from its host driver and binds it to vfio-pci on start (managed='yes'). Default true.","type":"boolean"},"guestAddress":{"$ref":"#/$defs/pciAddress","description":"PCI address of the device inside the guest. Absent: libvirt picks one."},"rom":{"description":"The device's option ROM: `{ \"bar\": \"off\" }` hides it from the guest, `{ \"file\": \"/path\" }` supplies another.","type":"object","additionalProperties":false,"minProperties":1,"properties":{"bar":{"enum":["on","off"],"description":"off: the guest sees no option ROM BAR (libvirt <rom bar='off'/>)."},"file":{"type":"string","minLength":1,"pattern":"^/","description":"Absolute path of a ROM image the guest sees instead of the device's own."}}},"bootOrder":{"description":"Boot order of the device (libvirt <boot order='N'/>).","type":"integer","minimum":1,"maximum":65535},"gpudirect":{"description":"NVIDIA GPUs only: emulate the virtual peer-to-peer approval capability so that GPUs with the same clique may use GPUDirect P2P in the guest.","type":"object","additionalProperties":false,"required":["clique"],"properties":{"clique":{"description":"PEER_CLIQUE_ID, 0-15. GPUs with the same clique may talk peer to peer.","type":"integer","minimum":0,"maximum":15},"architecture":{"description":"GPU architecture; decides the capability offset (C8h Kepler-Volta, D4h Turing and later). Absent: looked up from `device`.","type":"string","pattern":"^[a-z]+$"},"offset":{"description":"Where QEMU will put the capability, as `host plan` predicted it from this GPU's config space for the QEMU version it targets. Recorded in the domain metadata; `verify-guest` expects it. Absent: the spec's offset for the architecture.","type":"string","enum":["0xc8","0xd4"]}}}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"urn:libvirt-passthrough:plan:1","title":"libvirt-passthrough plan","description":"What to pass through to a libvirt domain: PCI host devices and, for NVIDIA GPUs, their GPUDirect peer-to-peer clique.","type":"object","additionalProperties":false,"required":["hostdevs"],"properties":{"$schema":{"type":"string","description":"Optional reference to this schema, for editors."},"target":{"description":"Versions of libvirt and QEMU on the host that will run the domain; they decide how the clique is written (docs/gpudirect.md, Versions). Absent: a current stack is assumed (libvirt 8.5 or later, QEMU 8.1 or later) and explainTransform warns when GPUDirect is planned. The CLI fills it from the local virsh and QEMU.","type":"object","additionalProperties":false,"properties":{"libvirt":{"$ref":"#/$defs/version","description":"libvirt version, as `virsh --version` prints it, e.g. 9.0.0."},"qemu":{"$ref":"#/$defs/version","description":"QEMU version, as `qemu-system-x86_64 --version` prints it, e.g. 7.2.0."},"qemuAlternateOffset":{"type":"boolean","description":"States QEMU's GPUDirect placement directly instead of inferring it from the QEMU version: true when QEMU falls back to D4h if a capability starts at C8h (upstream QEMU 8.1 and later, or a vendor build with that change backported, e.g. some RHEL 9 QEMU 7.2 builds); false when it always uses C8h. Version numbers are a heuristic for vendor builds."},"libvirtDeviceJson":{"type":"boolean","description":"States how libvirt gives QEMU -device instead of inferring it from the versions: false when the domain masks the capability libvirt decides by (<qemu:capabilities><qemu:del capability='device.json'/> on libvirt 7.9/7.10, 'device.json+hotplug' from 8.1), so the clique is written as -set, which QEMU applies only to key=value devices; true for JSON. Matters only below libvirt 8.5."}}},"mmio":{"description":"The guest's 64-bit PCI MMIO window, for GPUs whose 64-bit BARs together exceed what q35 firmware maps by default (32 GiB): written as <pcihole64> on the pcie-root controller and, for OVMF (UEFI) guests, as QEMU's -fw_cfg opt/ovmf/X-PciMmio64Mb. `host plan` sizes it from the GPUs' BARs.","type":"object","additionalProperties":false,"required":["window64GiB"],"properties":{"window64GiB":{"description":"Size of the 64-bit MMIO window in GiB (a power of two at least the sum of the GPUs' 64-bit BARs).","type":"integer","minimum":1,"maximum":65536}}},"hostdevs":{"description":"The PCI devices to pass through, in the order they are added to <devices>.","type":"array","items":{"$ref":"#/$defs/hostdev"}},"layout":{"description":"The guest's PCI layout: controllers that mirror the host's NUMA nodes, root complexes and PCIe switches, so that NCCL in the guest sees the paths it would see on the host. `host plan --layout numa|mirror` writes it (mirror is the default when the devices span several host switches or NUMA nodes); each hostdev's `guestAddress.bus` then names the index of the port it sits on. Absent (or `flat`): every device gets a root port of its own on pcie.0, as libvirt chooses. Indexes are the plan's own numbering; the transform renumbers them above the domain's own controllers (see \"Layouts\" below).","type":"object","additionalProperties":false,"required":["kind","cells","controllers"],"properties":{"kind":{"enum":["flat","numa","mirror"],"description":"`mirror`: one pcie-expander-bus per host root complex in use, host switches mirrored; `numa`: one pcie-expander-bus per host NUMA node, a root port per device; `flat`: no controllers (today's placement)."},"cells":{"description":"Which guest NUMA cell serves which host NUMA node. When the domain has <cpu><numa> cells, `cell` names one of them; when it has none, the transform creates them.","type":"array","items":{"$ref":"#/$defs/layoutCell"}},"controllers":{"description":"The controllers the transform adds, each with its explicit place, parents before children.","type":"array","items":{"$ref":"#/$defs/layoutController"}}}}},"$defs":{"version":{"type":"string","pattern":"^(?:[0-9]+:)?([0-9]+)\\.([0-9]+)(?:\\.([0-9]+))?(?:[-+~][0-9A-Za-z.+~-]*)?$"},"pciAddress":{"description":"A PCI address: `DDDD:BB:SS.F` or `BB:SS.F` (domain 0000) as `lspci -nn` and sysfs print it (nvidia-smi's `00000000:BB:SS.F` too), or its four numbers.","oneOf":[{"type":"string","pattern":"^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\\.([0-7])$"},{"type":"object","additionalProperties":false,"required":["bus","slot","function"],"properties":{"domain":{"type":"integer","minimum":0,"maximum":65535},"bus":{"type":"integer","minimum":0,"maximum":255},"slot":{"type":"integer","minimum":0,"maximum":31},"function":{"type":"integer","minimum":0,"maximum":7}}}]},"layoutCell":{"type":"object","additionalProperties":false,"required":["cell","hostNode"],"properties":{"cell":{"description":"Guest NUMA cell id (<cell id>).","type":"integer","minimum":0,"maximum":255},"hostNode":{"description":"The host NUMA node whose devices this cell holds (sysfs numa_node).","type":"integer","minimum":0,"maximum":255}}},"layoutController":{"type":"object","additionalProperties":false,"required":["index","model","bus","slot","function"],"properties":{"index":{"description":"The controller's index in the plan; other controllers and hostdevs name it as their `bus`. 1-255 (0 is pcie.0), above the index of its own bus.","type":"integer","minimum":1,"maximum":255},"model":{"enum":["pcie-expander-bus","pcie-root-port","pcie-switch-upstream-port","pcie-switch-downstream-port"],"description":"libvirt's PCI controller model: an expander bus (pxb-pcie) sits on pcie.0, root ports on an expander bus (or pcie.0), an upstream port on a root or downstream port, downstream ports on an upstream port."},"bus":{"description":"Where the controller sits: 0 for pcie.0, else the index of its parent controller.","type":"integer","minimum":0,"maximum":255},"slot":{"description":"Slot on that bus (0 on a root or downstream port, which has one).","type":"integer","minimum":0,"maximum":31},"function":{"description":"Function in that slot.","type":"integer","minimum":0,"maximum":7},"multifunction":{"description":"Function 0 of a slot that holds more than one function.","type":"boolean"},"busNr":{"description":"pcie-expander-bus only: its guest bus number (<target busNr>). The buses of the ports below it follow it, so each expander bus needs room up to the next one's busNr (or 255). `host plan` counts down from 254.","type":"integer","minimum":1,"maximum":254},"node":{"description":"pcie-expander-bus only: the guest NUMA cell its devices belong to (<target><node>), one of `cells`.","type":"integer","minimum":0,"maximum":255},"chassis":{"description":"Root and downstream ports: libvirt's <target chassis>. Absent: libvirt numbers it.","type":"integer","minimum":0,"maximum":255},"port":{"description":"Root and downstream ports: libvirt's <target port>. Absent: libvirt numbers it.","type":"integer","minimum":0,"maximum":255},"mirrors":{"description":"The host bridge (`pci0000:3a`) or port (`0000:3a:00.0`) this controller stands for; for people and for nccl-topo.","type":"string","pattern":"^(pci[0-9a-f]{4}:[0-9a-f]{2}|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7])$"},"link":{"description":"The host's link at the port this controller mirrors (sysfs current_link_speed and current_link_width); nccl-topo reports it instead of QEMU's emulated one.","type":"object","additionalProperties":false,"required":["speed","width"],"properties":{"speed":{"description":"As sysfs prints it, e.g. `16.0 GT/s PCIe`.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)? ?GT/s( PCIe)?$"},"width":{"description":"Lanes, e.g. 16.","type":"integer","minimum":1,"maximum":32}}}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"Host PCI address of the device (`lspci -nn` shows it first on each line)."},"alias":{"description":"Device alias. Written as libvirt's user alias `ua-<alias>` (libvirt drops aliases without that prefix); a given `ua-` prefix is kept. Letters, digits, `_` and `-`, starting with a letter.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"device":{"description":"`vendor:device` PCI ID in hex, as `lspci -nn` prints it in brackets, e.g. 10de:2330. Used to refuse GPUDirect on non-NVIDIA devices and to find the GPU architecture.","type":"string","pattern":"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"},"managed":{"description":"libvirt detaches the device from its host driver and binds it to vfio-pci on start (managed='yes'). Default true.","type":"boolean"},"guestAddress":{"$ref":"#/$defs/pciAddress","description":"PCI address of the device inside the guest. Absent: libvirt picks one."},"rom":{"description":"The device's option ROM: `{ \"bar\": \"off\" }` hides it from the guest, `{ \"file\": \"/path\" }` supplies another.","type":"object","additionalProperties":false,"minProperties":1,"properties":{"bar":{"enum":["on","off"],"description":"off: the guest sees no option ROM BAR (libvirt <rom bar='off'/>)."},"file":{"type":"string","minLength":1,"pattern":"^/","description":"Absolute path of a ROM image the guest sees instead of the device's own."}}},"bootOrder":{"description":"Boot order of the device (libvirt <boot order='N'/>).","type":"integer","minimum":1,"maximum":65535},"gpudirect":{"description":"NVIDIA GPUs only: emulate the virtual peer-to-peer approval capability so that GPUs with the same clique may use GPUDirect P2P in the guest.","type":"object","additionalProperties":false,"required":["clique"],"properties":{"clique":{"description":"PEER_CLIQUE_ID, 0-15. GPUs with the same clique may talk peer to peer.","type":"integer","minimum":0,"maximum":15},"architecture":{"description":"GPU architecture; decides the capability offset (C8h Kepler-Volta, D4h Turing and later). Absent: looked up from `device`.","type":"string","pattern":"^[a-z]+$"},"offset":{"description":"Where QEMU will put the capability, as `host plan` predicted it from this GPU's config space for the QEMU version it targets. Recorded in the domain metadata; `verify-guest` expects it. Absent: the spec's offset for the architecture.","type":"string","enum":["0xc8","0xd4"]}}}}}}};
 const schema32 = {"type":"string","pattern":"^(?:[0-9]+:)?([0-9]+)\\.([0-9]+)(?:\\.([0-9]+))?(?:[-+~][0-9A-Za-z.+~-]*)?$"};
+const schema37 = {"type":"object","additionalProperties":false,"required":["cell","hostNode"],"properties":{"cell":{"description":"Guest NUMA cell id (<cell id>).","type":"integer","minimum":0,"maximum":255},"hostNode":{"description":"The host NUMA node whose devices this cell holds (sysfs numa_node).","type":"integer","minimum":0,"maximum":255}}};
+const schema38 = {"type":"object","additionalProperties":false,"required":["index","model","bus","slot","function"],"properties":{"index":{"description":"The controller's index in the plan; other controllers and hostdevs name it as their `bus`. 1-255 (0 is pcie.0), above the index of its own bus.","type":"integer","minimum":1,"maximum":255},"model":{"enum":["pcie-expander-bus","pcie-root-port","pcie-switch-upstream-port","pcie-switch-downstream-port"],"description":"libvirt's PCI controller model: an expander bus (pxb-pcie) sits on pcie.0, root ports on an expander bus (or pcie.0), an upstream port on a root or downstream port, downstream ports on an upstream port."},"bus":{"description":"Where the controller sits: 0 for pcie.0, else the index of its parent controller.","type":"integer","minimum":0,"maximum":255},"slot":{"description":"Slot on that bus (0 on a root or downstream port, which has one).","type":"integer","minimum":0,"maximum":31},"function":{"description":"Function in that slot.","type":"integer","minimum":0,"maximum":7},"multifunction":{"description":"Function 0 of a slot that holds more than one function.","type":"boolean"},"busNr":{"description":"pcie-expander-bus only: its guest bus number (<target busNr>). The buses of the ports below it follow it, so each expander bus needs room up to the next one's busNr (or 255). `host plan` counts down from 254.","type":"integer","minimum":1,"maximum":254},"node":{"description":"pcie-expander-bus only: the guest NUMA cell its devices belong to (<target><node>), one of `cells`.","type":"integer","minimum":0,"maximum":255},"chassis":{"description":"Root and downstream ports: libvirt's <target chassis>. Absent: libvirt numbers it.","type":"integer","minimum":0,"maximum":255},"port":{"description":"Root and downstream ports: libvirt's <target port>. Absent: libvirt numbers it.","type":"integer","minimum":0,"maximum":255},"mirrors":{"description":"The host bridge (`pci0000:3a`) or port (`0000:3a:00.0`) this controller stands for; for people and for nccl-topo.","type":"string","pattern":"^(pci[0-9a-f]{4}:[0-9a-f]{2}|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7])$"},"link":{"description":"The host's link at the port this controller mirrors (sysfs current_link_speed and current_link_width); nccl-topo reports it instead of QEMU's emulated one.","type":"object","additionalProperties":false,"required":["speed","width"],"properties":{"speed":{"description":"As sysfs prints it, e.g. `16.0 GT/s PCIe`.","type":"string","pattern":"^[0-9]+(\\.[0-9]+)? ?GT/s( PCIe)?$"},"width":{"description":"Lanes, e.g. 16.","type":"integer","minimum":1,"maximum":32}}}}};
 const pattern4 = new RegExp("^(?:[0-9]+:)?([0-9]+)\\.([0-9]+)(?:\\.([0-9]+))?(?:[-+~][0-9A-Za-z.+~-]*)?$", "u");
+const pattern12 = new RegExp("^(pci[0-9a-f]{4}:[0-9a-f]{2}|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7])$", "u");
+const pattern13 = new RegExp("^[0-9]+(\\.[0-9]+)? ?GT/s( PCIe)?$", "u");
 const schema34 = {"type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"Host PCI address of the device (`lspci -nn` shows it first on each line)."},"alias":{"description":"Device alias. Written as libvirt's user alias `ua-<alias>` (libvirt drops aliases without that prefix); a given `ua-` prefix is kept. Letters, digits, `_` and `-`, starting with a letter.","type":"string","pattern":"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},"device":{"description":"`vendor:device` PCI ID in hex, as `lspci -nn` prints it in brackets, e.g. 10de:2330. Used to refuse GPUDirect on non-NVIDIA devices and to find the GPU architecture.","type":"string","pattern":"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"},"managed":{"description":"libvirt detaches the device from its host driver and binds it to vfio-pci on start (managed='yes'). Default true.","type":"boolean"},"guestAddress":{"$ref":"#/$defs/pciAddress","description":"PCI address of the device inside the guest. Absent: libvirt picks one."},"rom":{"description":"The device's option ROM: `{ \"bar\": \"off\" }` hides it from the guest, `{ \"file\": \"/path\" }` supplies another.","type":"object","additionalProperties":false,"minProperties":1,"properties":{"bar":{"enum":["on","off"],"description":"off: the guest sees no option ROM BAR (libvirt <rom bar='off'/>)."},"file":{"type":"string","minLength":1,"pattern":"^/","description":"Absolute path of a ROM image the guest sees instead of the device's own."}}},"bootOrder":{"description":"Boot order of the device (libvirt <boot order='N'/>).","type":"integer","minimum":1,"maximum":65535},"gpudirect":{"description":"NVIDIA GPUs only: emulate the virtual peer-to-peer approval capability so that GPUs with the same clique may use GPUDirect P2P in the guest.","type":"object","additionalProperties":false,"required":["clique"],"properties":{"clique":{"description":"PEER_CLIQUE_ID, 0-15. GPUs with the same clique may talk peer to peer.","type":"integer","minimum":0,"maximum":15},"architecture":{"description":"GPU architecture; decides the capability offset (C8h Kepler-Volta, D4h Turing and later). Absent: looked up from `device`.","type":"string","pattern":"^[a-z]+$"},"offset":{"description":"Where QEMU will put the capability, as `host plan` predicted it from this GPU's config space for the QEMU version it targets. Recorded in the domain metadata; `verify-guest` expects it. Absent: the spec's offset for the architecture.","type":"string","enum":["0xc8","0xd4"]}}}}};
 const schema35 = {"description":"A PCI address: `DDDD:BB:SS.F` or `BB:SS.F` (domain 0000) as `lspci -nn` and sysfs print it (nvidia-smi's `00000000:BB:SS.F` too), or its four numbers.","oneOf":[{"type":"string","pattern":"^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\\.([0-7])$"},{"type":"object","additionalProperties":false,"required":["bus","slot","function"],"properties":{"domain":{"type":"integer","minimum":0,"maximum":65535},"bus":{"type":"integer","minimum":0,"maximum":255},"slot":{"type":"integer","minimum":0,"maximum":31},"function":{"type":"integer","minimum":0,"maximum":7}}}]};
 const pattern6 = new RegExp("^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\\.([0-7])$", "u");
@@ -936,6 +940,7 @@ return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const func2 = Object.prototype.hasOwnProperty;
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="urn:libvirt-passthrough:plan:1" */;
@@ -958,7 +963,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "$schema") || (key0 === "target")) || (key0 === "mmio")) || (key0 === "hostdevs"))){
+if(!(((((key0 === "$schema") || (key0 === "target")) || (key0 === "mmio")) || (key0 === "hostdevs")) || (key0 === "layout"))){
 validate20.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1158,6 +1163,569 @@ var valid0 = _errs22 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.layout !== undefined){
+let data10 = data.layout;
+const _errs25 = errors;
+if(errors === _errs25){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+let missing2;
+if((((data10.kind === undefined) && (missing2 = "kind")) || ((data10.cells === undefined) && (missing2 = "cells"))) || ((data10.controllers === undefined) && (missing2 = "controllers"))){
+validate20.errors = [{instancePath:instancePath+"/layout",schemaPath:"#/properties/layout/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs27 = errors;
+for(const key3 in data10){
+if(!(((key3 === "kind") || (key3 === "cells")) || (key3 === "controllers"))){
+validate20.errors = [{instancePath:instancePath+"/layout",schemaPath:"#/properties/layout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs27 === errors){
+if(data10.kind !== undefined){
+let data11 = data10.kind;
+const _errs28 = errors;
+if(!(((data11 === "flat") || (data11 === "numa")) || (data11 === "mirror"))){
+validate20.errors = [{instancePath:instancePath+"/layout/kind",schemaPath:"#/properties/layout/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.layout.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid6 = _errs28 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data10.cells !== undefined){
+let data12 = data10.cells;
+const _errs29 = errors;
+if(errors === _errs29){
+if(Array.isArray(data12)){
+var valid7 = true;
+const len1 = data12.length;
+for(let i1=0; i1<len1; i1++){
+let data13 = data12[i1];
+const _errs31 = errors;
+const _errs32 = errors;
+if(errors === _errs32){
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+let missing3;
+if(((data13.cell === undefined) && (missing3 = "cell")) || ((data13.hostNode === undefined) && (missing3 = "hostNode"))){
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1,schemaPath:"#/$defs/layoutCell/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+return false;
+}
+else {
+const _errs34 = errors;
+for(const key4 in data13){
+if(!((key4 === "cell") || (key4 === "hostNode"))){
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1,schemaPath:"#/$defs/layoutCell/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs34 === errors){
+if(data13.cell !== undefined){
+let data14 = data13.cell;
+const _errs35 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1+"/cell",schemaPath:"#/$defs/layoutCell/properties/cell/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs35){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 255 || isNaN(data14)){
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1+"/cell",schemaPath:"#/$defs/layoutCell/properties/cell/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data14 < 0 || isNaN(data14)){
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1+"/cell",schemaPath:"#/$defs/layoutCell/properties/cell/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid9 = _errs35 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+if(data13.hostNode !== undefined){
+let data15 = data13.hostNode;
+const _errs37 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1+"/hostNode",schemaPath:"#/$defs/layoutCell/properties/hostNode/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs37){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 255 || isNaN(data15)){
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1+"/hostNode",schemaPath:"#/$defs/layoutCell/properties/hostNode/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data15 < 0 || isNaN(data15)){
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1+"/hostNode",schemaPath:"#/$defs/layoutCell/properties/hostNode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid9 = _errs37 === errors;
+}
+else {
+var valid9 = true;
+}
+}
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/layout/cells/" + i1,schemaPath:"#/$defs/layoutCell/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid7 = _errs31 === errors;
+if(!valid7){
+break;
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/layout/cells",schemaPath:"#/properties/layout/properties/cells/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid6 = _errs29 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data10.controllers !== undefined){
+let data16 = data10.controllers;
+const _errs39 = errors;
+if(errors === _errs39){
+if(Array.isArray(data16)){
+var valid10 = true;
+const len2 = data16.length;
+for(let i2=0; i2<len2; i2++){
+let data17 = data16[i2];
+const _errs41 = errors;
+const _errs42 = errors;
+if(errors === _errs42){
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+let missing4;
+if((((((data17.index === undefined) && (missing4 = "index")) || ((data17.model === undefined) && (missing4 = "model"))) || ((data17.bus === undefined) && (missing4 = "bus"))) || ((data17.slot === undefined) && (missing4 = "slot"))) || ((data17.function === undefined) && (missing4 = "function"))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2,schemaPath:"#/$defs/layoutController/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+return false;
+}
+else {
+const _errs44 = errors;
+for(const key5 in data17){
+if(!(func2.call(schema38.properties, key5))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2,schemaPath:"#/$defs/layoutController/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs44 === errors){
+if(data17.index !== undefined){
+let data18 = data17.index;
+const _errs45 = errors;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/index",schemaPath:"#/$defs/layoutController/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs45){
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 255 || isNaN(data18)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/index",schemaPath:"#/$defs/layoutController/properties/index/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data18 < 1 || isNaN(data18)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/index",schemaPath:"#/$defs/layoutController/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid12 = _errs45 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.model !== undefined){
+let data19 = data17.model;
+const _errs47 = errors;
+if(!((((data19 === "pcie-expander-bus") || (data19 === "pcie-root-port")) || (data19 === "pcie-switch-upstream-port")) || (data19 === "pcie-switch-downstream-port"))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/model",schemaPath:"#/$defs/layoutController/properties/model/enum",keyword:"enum",params:{allowedValues: schema38.properties.model.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid12 = _errs47 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.bus !== undefined){
+let data20 = data17.bus;
+const _errs48 = errors;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/bus",schemaPath:"#/$defs/layoutController/properties/bus/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs48){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 255 || isNaN(data20)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/bus",schemaPath:"#/$defs/layoutController/properties/bus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data20 < 0 || isNaN(data20)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/bus",schemaPath:"#/$defs/layoutController/properties/bus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid12 = _errs48 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.slot !== undefined){
+let data21 = data17.slot;
+const _errs50 = errors;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/slot",schemaPath:"#/$defs/layoutController/properties/slot/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs50){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 31 || isNaN(data21)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/slot",schemaPath:"#/$defs/layoutController/properties/slot/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31},message:"must be <= 31"}];
+return false;
+}
+else {
+if(data21 < 0 || isNaN(data21)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/slot",schemaPath:"#/$defs/layoutController/properties/slot/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid12 = _errs50 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.function !== undefined){
+let data22 = data17.function;
+const _errs52 = errors;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/function",schemaPath:"#/$defs/layoutController/properties/function/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs52){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 7 || isNaN(data22)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/function",schemaPath:"#/$defs/layoutController/properties/function/maximum",keyword:"maximum",params:{comparison: "<=", limit: 7},message:"must be <= 7"}];
+return false;
+}
+else {
+if(data22 < 0 || isNaN(data22)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/function",schemaPath:"#/$defs/layoutController/properties/function/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid12 = _errs52 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.multifunction !== undefined){
+const _errs54 = errors;
+if(typeof data17.multifunction !== "boolean"){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/multifunction",schemaPath:"#/$defs/layoutController/properties/multifunction/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid12 = _errs54 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.busNr !== undefined){
+let data24 = data17.busNr;
+const _errs56 = errors;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/busNr",schemaPath:"#/$defs/layoutController/properties/busNr/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs56){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 254 || isNaN(data24)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/busNr",schemaPath:"#/$defs/layoutController/properties/busNr/maximum",keyword:"maximum",params:{comparison: "<=", limit: 254},message:"must be <= 254"}];
+return false;
+}
+else {
+if(data24 < 1 || isNaN(data24)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/busNr",schemaPath:"#/$defs/layoutController/properties/busNr/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid12 = _errs56 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.node !== undefined){
+let data25 = data17.node;
+const _errs58 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/node",schemaPath:"#/$defs/layoutController/properties/node/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs58){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 255 || isNaN(data25)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/node",schemaPath:"#/$defs/layoutController/properties/node/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data25 < 0 || isNaN(data25)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/node",schemaPath:"#/$defs/layoutController/properties/node/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid12 = _errs58 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.chassis !== undefined){
+let data26 = data17.chassis;
+const _errs60 = errors;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/chassis",schemaPath:"#/$defs/layoutController/properties/chassis/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs60){
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 255 || isNaN(data26)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/chassis",schemaPath:"#/$defs/layoutController/properties/chassis/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data26 < 0 || isNaN(data26)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/chassis",schemaPath:"#/$defs/layoutController/properties/chassis/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid12 = _errs60 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.port !== undefined){
+let data27 = data17.port;
+const _errs62 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/port",schemaPath:"#/$defs/layoutController/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs62){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 255 || isNaN(data27)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/port",schemaPath:"#/$defs/layoutController/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data27 < 0 || isNaN(data27)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/port",schemaPath:"#/$defs/layoutController/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid12 = _errs62 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.mirrors !== undefined){
+let data28 = data17.mirrors;
+const _errs64 = errors;
+if(errors === _errs64){
+if(typeof data28 === "string"){
+if(!pattern12.test(data28)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/mirrors",schemaPath:"#/$defs/layoutController/properties/mirrors/pattern",keyword:"pattern",params:{pattern: "^(pci[0-9a-f]{4}:[0-9a-f]{2}|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7])$"},message:"must match pattern \""+"^(pci[0-9a-f]{4}:[0-9a-f]{2}|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7])$"+"\""}];
+return false;
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/mirrors",schemaPath:"#/$defs/layoutController/properties/mirrors/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid12 = _errs64 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data17.link !== undefined){
+let data29 = data17.link;
+const _errs66 = errors;
+if(errors === _errs66){
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+let missing5;
+if(((data29.speed === undefined) && (missing5 = "speed")) || ((data29.width === undefined) && (missing5 = "width"))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/link",schemaPath:"#/$defs/layoutController/properties/link/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
+return false;
+}
+else {
+const _errs68 = errors;
+for(const key6 in data29){
+if(!((key6 === "speed") || (key6 === "width"))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/link",schemaPath:"#/$defs/layoutController/properties/link/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs68 === errors){
+if(data29.speed !== undefined){
+let data30 = data29.speed;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data30 === "string"){
+if(!pattern13.test(data30)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/link/speed",schemaPath:"#/$defs/layoutController/properties/link/properties/speed/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)? ?GT/s( PCIe)?$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)? ?GT/s( PCIe)?$"+"\""}];
+return false;
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/link/speed",schemaPath:"#/$defs/layoutController/properties/link/properties/speed/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid13 = _errs69 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data29.width !== undefined){
+let data31 = data29.width;
+const _errs71 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/link/width",schemaPath:"#/$defs/layoutController/properties/link/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs71){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 > 32 || isNaN(data31)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/link/width",schemaPath:"#/$defs/layoutController/properties/link/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
+return false;
+}
+else {
+if(data31 < 1 || isNaN(data31)){
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/link/width",schemaPath:"#/$defs/layoutController/properties/link/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid13 = _errs71 === errors;
+}
+else {
+var valid13 = true;
+}
+}
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2+"/link",schemaPath:"#/$defs/layoutController/properties/link/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid12 = _errs66 === errors;
+}
+else {
+var valid12 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/layout/controllers/" + i2,schemaPath:"#/$defs/layoutController/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid10 = _errs41 === errors;
+if(!valid10){
+break;
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/layout/controllers",schemaPath:"#/properties/layout/properties/controllers/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid6 = _errs39 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/layout",schemaPath:"#/properties/layout/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

@@ -1,3 +1,4 @@
+import type { PlanLayout } from '../layout/types';
 import { PciAddress } from '../pci/address';
 
 /** A PCI address as the plan may write it. */
@@ -28,6 +29,8 @@ export interface Plan {
   /** The guest's 64-bit PCI MMIO window, for large-BAR GPUs. */
   mmio?: { window64GiB: number };
   hostdevs: PlanHostdev[];
+  /** The guest's PCI layout (controllers mirroring the host's nodes, root complexes and switches); absent: flat. */
+  layout?: PlanLayout;
 }
 
 /** A plan entry after validation: canonical addresses, full alias, decided architecture and offset. */

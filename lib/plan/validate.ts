@@ -97,6 +97,8 @@ function patternHint(instancePath: string): string {
   if (/device$/.test(instancePath)) return 'vendor:device in hex, like 10de:2330';
   if (/architecture$/.test(instancePath)) return 'a lower-case architecture name, like hopper';
   if (/rom\/file$/.test(instancePath)) return 'an absolute path';
+  if (/mirrors$/.test(instancePath)) return 'a host bridge like pci0000:3a or a PCI address like 0000:3a:00.0';
+  if (/link\/speed$/.test(instancePath)) return 'a link speed as sysfs prints it, like 16.0 GT/s PCIe';
   return 'a version like 9.0.0';
 }
 
