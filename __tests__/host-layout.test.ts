@@ -8,7 +8,7 @@ import { hostPciTree } from '../lib/layout/host-tree';
 import { LayoutKind, PciTreeNode, PlanLayout } from '../lib/layout/types';
 import { normalizePlan } from '../lib/plan/normalize';
 import { Plan } from '../lib/plan/types';
-import { asusEsc8000aE12, nvidiaDgx2h } from './helpers/host-topologies';
+import { asusEsc8000aE12, nvidiaDgx2h, rccl8gpu2switch } from './helpers/host-topologies';
 import { REPO } from './helpers/paths';
 import { BRIDGE, FakeDevice, GPU, makeSysfs } from './helpers/sysfs';
 
@@ -33,7 +33,16 @@ const dualSocketK80 = (): FakeDevice[] => {
   ];
 };
 
-const HOSTS: Record<string, () => FakeDevice[]> = { 'asus-esc8000a-e12': asusEsc8000aE12, 'nvidia-dgx2h': nvidiaDgx2h, 'dual-socket-k80': dualSocketK80 };
+const HOSTS: Record<string, () => FakeDevice[]> = {
+  'asus-esc8000a-e12': asusEsc8000aE12,
+  'nvidia-dgx2h': nvidiaDgx2h,
+  'rccl-8gpu-2switch': rccl8gpu2switch,
+  'dual-socket-k80': dualSocketK80,
+};
+
+/** --gpus: all NVIDIA GPUs, or on the RCCL host its accelerators by address (`--gpus all` picks NVIDIA's only). */
+const gpusOf = (host: string, s: HostSnapshot): 'all' | string[] =>
+  host === 'rccl-8gpu-2switch' ? s.devices.filter((d) => d.classCode === 0x038000).map((d) => d.address) : 'all';
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 
@@ -63,9 +72,12 @@ describe('layouts of real host topologies', () => {
     ['asus-esc8000a-e12', 'numa'],
     ['nvidia-dgx2h', 'mirror'],
     ['nvidia-dgx2h', 'numa'],
+    ['rccl-8gpu-2switch', 'mirror'],
+    ['rccl-8gpu-2switch', 'numa'],
     ['dual-socket-k80', 'mirror'],
   ] as const)('%s --gpus all --nics all --layout %s', (host, kind) => {
-    const plan = planFromHost(snapshotOf(HOSTS[host]()), { gpus: 'all', nics: 'all', layout: kind });
+    const snapshot = snapshotOf(HOSTS[host]());
+    const plan = planFromHost(snapshot, { gpus: gpusOf(host, snapshot), nics: 'all', layout: kind });
     expect(renderLayout(plan)).toMatchSnapshot();
     expect(() => normalizePlan(plan, [])).not.toThrow();
   });
@@ -75,7 +87,7 @@ describe('layouts of real host topologies', () => {
   test.each(Object.keys(HOSTS))('%s: mirror keeps every pair\'s path type; numa makes pairs on one node PHB', (host) => {
     const snapshot = snapshotOf(HOSTS[host]());
     for (const kind of ['mirror', 'numa'] as const) {
-      const plan = planFromHost(snapshot, { gpus: 'all', nics: 'all', layout: kind });
+      const plan = planFromHost(snapshot, { gpus: gpusOf(host, snapshot), nics: 'all', layout: kind });
       const placed = plan.hostdevs.map((h) => snapshot.devices.find((d) => d.address === h.address)!);
       const hostType = pairTypes(placed);
       const guestType = pairTypes(plan.hostdevs.map((h, i) => guestDevice(plan, h.guestAddress as never, placed[i])));

@@ -91,6 +91,41 @@ export function parseHwlocXml(text: string): FakeDevice[] {
   return devices;
 }
 
+/**
+ * An NCCL/RCCL topology dump (NCCL_TOPO_DUMP_FILE) as a sysfs tree. NCCL keeps every other level (a device's parent
+ * is two path components up), so the levels it skips are made up here: a root port `0000:BB:01.1` on host bridge
+ * `pci0000:BB` (BB = the top bridge's bus - 1) above each top-level element, and a downstream port on a bridge's
+ * secondary bus (its bus + 1, slot = the child's position in bus order) above each child; each shares its child's link.
+ */
+export function parseNcclTopo(text: string): FakeDevice[] {
+  const doc = new DOMParser().parseFromString(text, 'text/xml');
+  const devices: FakeDevice[] = [];
+  const elements = (el: Element, tag: string) => Array.from(el.childNodes).filter((n): n is Element => n.nodeType === 1 && (n as Element).tagName === tag);
+  const bus = (busid: string) => parseInt(busid.split(':')[1], 16);
+  const hex = (n: number, w = 2) => n.toString(16).padStart(w, '0');
+  const add = (el: Element, parentPath: string[], numa: number) => {
+    const link = { speed: el.getAttribute('link_speed')!, width: Number(el.getAttribute('link_width')) };
+    const devicePath = [...parentPath, el.getAttribute('busid')!];
+    devices.push({ path: devicePath, vendor: Number(el.getAttribute('vendor')), device: Number(el.getAttribute('device')), classCode: Number(el.getAttribute('class')), numa, link });
+    const children = elements(el, 'pci').sort((a, b) => bus(a.getAttribute('busid')!) - bus(b.getAttribute('busid')!));
+    children.forEach((child, i) => {
+      const down = `0000:${hex(bus(devicePath[devicePath.length - 1]) + 1)}:${hex(i)}.0`;
+      devices.push({ path: [...devicePath, down], vendor: 0, device: 0, classCode: BRIDGE, numa, link });
+      add(child, [...devicePath, down], numa);
+    });
+  };
+  for (const cpu of elements(doc.documentElement as unknown as Element, 'cpu')) {
+    const numa = Number(cpu.getAttribute('numaid'));
+    for (const top of elements(cpu, 'pci')) {
+      const root = hex(bus(top.getAttribute('busid')!) - 1);
+      const link = { speed: top.getAttribute('link_speed')!, width: Number(top.getAttribute('link_width')) };
+      devices.push({ path: [`pci0000:${root}`, `0000:${root}:01.1`], vendor: 0x1022, device: 0, classCode: BRIDGE, numa, link });
+      add(top, [`pci0000:${root}`, `0000:${root}:01.1`], numa);
+    }
+  }
+  return devices;
+}
+
 const VENDORS: [RegExp, number][] = [
   [/^NVIDIA/, 0x10de],
   [/^Mellanox/, 0x15b3],
@@ -121,6 +156,9 @@ export function describeAsus(description: string): Partial<FakeDevice> {
 /** ASUS ESC8000A-E12: 2 sockets, 4 RTX 6000 Ada on root ports, 2 dual-port ConnectX-7; root buses 00-60 on node 0, 80-e0 on node 1. */
 export const asusEsc8000aE12 = (): FakeDevice[] =>
   parseLspciTree(fixture('asus-esc8000a-e12.lspci-tv.txt'), describeAsus, (bus) => (parseInt(bus, 16) < 0x80 ? 0 : 1));
+
+/** An 8-accelerator server (RCCL's dump, ROCm/rccl#1185): two levels of Broadcom switches, a ConnectX-7 beside GPUs 3 and 6. */
+export const rccl8gpu2switch = (): FakeDevice[] => parseNcclTopo(fixture('rccl-8gpu-2switch.topo.xml'));
 
 /** NVIDIA DGX-2H (hwloc's test topology): 2 sockets, 16 V100 behind two levels of PLX switches, 12 NVSwitches. */
 export const nvidiaDgx2h = (): FakeDevice[] => parseHwlocXml(fixture('nvidia-dgx2h.hwloc.xml'));

@@ -65,7 +65,8 @@ export function computeLayout(snapshot: HostSnapshot, placed: string[], kind: Ex
   for (const card of cards) {
     const first = card[0];
     const node = nodeOf(first);
-    const pxbKey = kind === 'numa' ? `node${node}` : hostBridgeOf(first);
+    // Keys sort as the host orders them: fixed-width hex addresses, and nodes (-1 first) padded to one width.
+    const pxbKey = kind === 'numa' ? `node ${String(node + 1).padStart(4, '0')}` : hostBridgeOf(first);
     const pxb = child(roots, 'pcie-expander-bus', pxbKey, kind === 'mirror' ? hostBridgeOf(first) : undefined);
     pxb.hostNode = node;
     const chain = first.path.slice(1, -1);
@@ -112,6 +113,8 @@ const KEY_ORDER = ['index', 'model', 'bus', 'slot', 'function', 'multifunction',
 const inSchemaOrder = (c: LayoutController): LayoutController =>
   Object.fromEntries(KEY_ORDER.filter((k) => c[k] !== undefined).map((k) => [k, c[k]])) as unknown as LayoutController;
 
+const byKey = (a: Draft, b: Draft) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
 const describe = (d: Draft) => (d.mirrors ? `The ${d.model} mirroring ${d.mirrors}` : `A ${d.model}`);
 
 /** Indexes in preorder (1, 2, …), explicit slots, bus numbers, and each card's guest place. */
@@ -142,10 +145,12 @@ function number(roots: Draft[], cells: LayoutCell[], kind: LayoutKind): Computed
         `${describe(draft)} would need ${draft.children.length} ports on one guest bus, which has ${SLOTS_PER_BUS} slots: pass fewer devices below it, or use --layout numa.`,
       );
     }
+    // In the host's order (by the address of what each mirrors), so the guest numbers its buses as the host does.
+    draft.children.sort(byKey);
     draft.children.forEach((c, i) => place(c, controller.index, draft.model === 'pcie-switch-upstream-port' || draft.model === 'pcie-expander-bus' ? i : 0));
     for (const card of draft.cards) card.forEach((d, fn) => places.set(d.address, { bus: controller.index, slot: 0, function: fn }));
   };
-  roots.forEach((pxb, i) => place(pxb, 0, FIRST_EXPANDER_SLOT + i));
+  roots.sort(byKey).forEach((pxb, i) => place(pxb, 0, FIRST_EXPANDER_SLOT + i));
   assignBusNumbers(controllers);
   return { layout: { kind, cells, controllers: controllers.map(inSchemaOrder) }, places };
 }
