@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { PassthroughError } from '../lib';
+import { captureHost, readHostCapture } from '../lib/host/capture';
 import { explainPlanFromHost, planFromHost } from '../lib/host/plan';
 import { HostPciDevice, HostSnapshot, readHostSnapshot, sysfsLink } from '../lib/host/snapshot';
 import { guestBusNumbers, guestPath } from '../lib/layout/bus-numbers';
@@ -290,5 +292,28 @@ describe('the host PCI tree for NCCL', () => {
       '        0000:33:00.0 0x060400',
       '          0000:34:00.0 0x030200 gpu',
     ]);
+  });
+});
+
+describe('each port\'s current link, from sysfs and from a capture', () => {
+  const linked = (link: FakeDevice['link']): FakeDevice[] => [
+    { path: ['pci0000:00', '0000:00:01.0'], vendor: 0x8086, device: 0x2030, classCode: BRIDGE, numa: 0, link },
+    { path: ['pci0000:00', '0000:00:01.0', '0000:01:00.0'], vendor: 0x10de, device: 0x20b0, classCode: GPU, numa: 0, link },
+  ];
+
+  test.each([
+    ['a trained link', { speed: '16.0 GT/s PCIe', width: 16 }, { speed: '16.0 GT/s PCIe', width: 16 }],
+    ['an older kernel\'s spelling', { speed: '8 GT/s', width: 8 }, { speed: '8 GT/s', width: 8 }],
+    ['no link (Unknown, width 0)', { speed: 'Unknown', width: 0 }, undefined],
+    ['no files (conventional PCI)', undefined, undefined],
+  ] as const)('%s', (_, link, expected) => {
+    const root = makeSysfs({ devices: linked(link) });
+    roots.push(root);
+    const tar = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lp-link-')), 'host.tar');
+    roots.push(path.dirname(tar));
+    captureHost(tar, root);
+    for (const snapshot of [readHostSnapshot(root), readHostCapture(tar)]) {
+      expect(snapshot.devices.map((d) => d.link)).toEqual([expected, expected]);
+    }
   });
 });
