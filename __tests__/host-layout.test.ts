@@ -35,7 +35,16 @@ const dualSocketK80 = (): FakeDevice[] => {
   ];
 };
 
+/** The spec's 4+4 example as host.test.ts fakes it: each K80's two GPUs side by side below one root port (sysfs without the board's bridge). */
+const k80Boards = (): FakeDevice[] => {
+  const ports = dualSocketK80().filter((d) => d.classCode === BRIDGE);
+  const gpu = (port: string, bus: string, numa: number): FakeDevice => ({ path: [`pci0000:${port.slice(5, 7)}`, port, `0000:${bus}:00.0`], vendor: 0x10de, device: 0x102d, classCode: GPU, numa });
+  return [...ports, gpu('0000:00:02.0', '04', 0), gpu('0000:00:02.0', '05', 0), gpu('0000:00:03.0', '08', 0), gpu('0000:00:03.0', '09', 0),
+    gpu('0000:80:02.0', '84', 1), gpu('0000:80:02.0', '85', 1), gpu('0000:80:03.0', '88', 1), gpu('0000:80:03.0', '89', 1)];
+};
+
 const HOSTS: Record<string, () => FakeDevice[]> = {
+  'k80-boards': k80Boards,
   'asus-esc8000a-e12': asusEsc8000aE12,
   'nvidia-dgx2h': nvidiaDgx2h,
   'rccl-8gpu-2switch': rccl8gpu2switch,
@@ -77,6 +86,7 @@ describe('layouts of real host topologies', () => {
     ['rccl-8gpu-2switch', 'mirror'],
     ['rccl-8gpu-2switch', 'numa'],
     ['dual-socket-k80', 'mirror'],
+    ['k80-boards', 'mirror'],
   ] as const)('%s --gpus all --nics all --layout %s', (host, kind) => {
     const snapshot = snapshotOf(HOSTS[host]());
     const plan = planFromHost(snapshot, { gpus: gpusOf(host, snapshot), nics: 'all', layout: kind });

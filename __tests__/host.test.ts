@@ -392,3 +392,60 @@ describe('host plan targets a QEMU: --qemu, else the live host\'s own, never thi
     expect(r.stdout).toMatch(/x-nv-gpudirect-clique/);
   });
 });
+
+describe('host plan --layout and --nics', () => {
+  const k80s = (numa: number[]) => dualSocket().filter((d) => numa.includes(d.numa ?? -1));
+  const withNic = (): FakeDevice[] => [
+    ...dualSocket(),
+    { path: ['pci0000:80', '0000:80:01.0', '0000:81:00.0'], vendor: 0x15b3, device: 0x1017, classCode: NIC, numa: 1 },
+    { path: ['pci0000:80', '0000:80:01.0', '0000:81:00.1'], vendor: 0x15b3, device: 0x1017, classCode: NIC, numa: 1 },
+  ];
+
+  test('--layout flat prints the plan of before, byte for byte', () => {
+    const r = runCaptured(['host', 'plan', '--gpus', 'all', '--layout', 'flat', '--sysfs', host({ devices: dualSocket() })]);
+    expect(r.code).toBe(0);
+    const gpus = ['04', '05', '08', '09', '84', '85', '88', '89'].map((bus, i) => ({ address: `0000:${bus}:00.0`, alias: `gpu${i}`, device: '10de:102d', gpudirect: { clique: i < 4 ? 0 : 1 } }));
+    expect(r.stdout).toBe(JSON.stringify({ hostdevs: gpus }, null, 2) + '\n');
+    expect(r.stderr).toMatch(/^layout: flat \(--layout flat\)$/m);
+  });
+
+  test.each([
+    ['two NUMA nodes: mirror by default', k80s([0, 1]), [], /^layout: mirror, as the devices span 2 NUMA nodes and 0 host switches/m, 'mirror'],
+    ['one node, no switch: flat by default', k80s([0]), [], /^layout: flat, as the devices span 1 NUMA node and 0 host switches/m, undefined],
+    ['--layout numa on one node', k80s([0]), ['--layout', 'numa'], /^layout: 1 expander bus and 4 ports \(host node 0 → guest cell 0\), guest buses 251-255$/m, 'numa'],
+  ] as const)('%s', (_, devices, extra, reason, kind) => {
+    const r = runCaptured(['host', 'plan', '--gpus', 'all', ...extra, '--sysfs', host({ devices: [...devices] })]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(reason);
+    expect((JSON.parse(r.stdout) as Plan).layout?.kind).toBe(kind);
+  });
+
+  test('--nics with an address takes both ports of the card, aliased nic0 and nic1, in one guest slot', () => {
+    const r = runCaptured(['host', 'plan', '--gpus', 'all', '--nics', '81:00.1', '--sysfs', host({ devices: withNic() })]);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout) as Plan;
+    const nics = plan.hostdevs.filter((h) => String(h.alias).startsWith('nic'));
+    expect(nics.map((h) => [h.alias, h.address, h.device])).toEqual([['nic0', '0000:81:00.0', '15b3:1017'], ['nic1', '0000:81:00.1', '15b3:1017']]);
+    const [a, b] = nics.map((h) => h.guestAddress as { bus: number; slot: number; function: number });
+    expect([a.bus === b.bus, a.slot, b.slot, a.function, b.function]).toEqual([true, 0, 0, 0, 1]);
+  });
+
+  test.each([
+    ['an unknown layout', ['--gpus', 'all', '--layout', 'tree'], 2, /unknown --layout 'tree': use flat, numa or mirror/],
+    ['a NIC that is not on the host', ['--nics', '0000:99:00.0'], 1, /--nics: 0000:99:00.0 is not on this host/],
+    ['a malformed NIC address', ['--nics', 'eth0'], 2, /--nics: 'eth0' is not a PCI address/],
+  ] as const)('%s is refused in one line', (_, args, code, message) => {
+    const r = runCaptured(['host', 'plan', ...args, '--sysfs', host({ devices: withNic() })]);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+
+  test('--nics all on a host without NICs says so; NICs alone make a plan', () => {
+    const none = runCaptured(['host', 'plan', '--gpus', 'all', '--nics', 'all', '--sysfs', host({ devices: dualSocket() })]);
+    expect(none.stderr).toMatch(/--nics all: no network functions found on this host/);
+    const only = runCaptured(['host', 'plan', '--nics', 'all', '--sysfs', host({ devices: withNic() })]);
+    expect(only.code).toBe(0);
+    expect((JSON.parse(only.stdout) as Plan).hostdevs.map((h) => h.alias)).toEqual(['nic0', 'nic1']);
+  });
+});

@@ -80,7 +80,7 @@ export const COMMANDS: Record<string, Command> = {
     options: {
       devices: { type: 'string' }, sysfs: { type: 'string' }, json: { type: 'boolean' }, gpus: { type: 'string' },
       npus: { type: 'string' }, policy: { type: 'string' }, topo: { type: 'string' }, 'bus-ids': { type: 'string' },
-      qemu: { type: 'string' }, 'no-detect': { type: 'boolean' },
+      qemu: { type: 'string' }, 'no-detect': { type: 'boolean' }, nics: { type: 'string' }, layout: { type: 'string' },
     },
     run: ({ values, positionals }, io) => host().runHost(values, positionals, io),
   },

@@ -113,6 +113,18 @@ const KEY_ORDER = ['index', 'model', 'bus', 'slot', 'function', 'multifunction',
 const inSchemaOrder = (c: LayoutController): LayoutController =>
   Object.fromEntries(KEY_ORDER.filter((k) => c[k] !== undefined).map((k) => [k, c[k]])) as unknown as LayoutController;
 
+/**
+ * Cards that sysfs shows side by side below one port (a bridge the host hides, e.g. on a dual-GPU board, or a
+ * conventional PCI bus) share a switch of their own in the guest: one downstream port each, as PCIe needs, and to
+ * NCCL the same path type between them (one switch: PIX) as on the host.
+ */
+function shareThroughSwitch(port: Draft): void {
+  const upstream: Draft = { model: 'pcie-switch-upstream-port', key: port.key, children: [], cards: [] };
+  upstream.children = port.cards.map((card) => ({ model: 'pcie-switch-downstream-port', key: card[0].address, children: [], cards: [card] }));
+  port.cards = [];
+  port.children = [upstream];
+}
+
 const byKey = (a: Draft, b: Draft) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 const describe = (d: Draft) => (d.mirrors ? `The ${d.model} mirroring ${d.mirrors}` : `A ${d.model}`);
@@ -133,10 +145,11 @@ function number(roots: Draft[], cells: LayoutCell[], kind: LayoutKind): Computed
     if (draft.link) controller.link = draft.link;
     controllers.push(controller);
     const isPort = draft.model === 'pcie-root-port' || draft.model === 'pcie-switch-downstream-port';
+    if (isPort && draft.children.length === 0 && draft.cards.length > 1) shareThroughSwitch(draft);
     if (isPort && draft.children.length + draft.cards.length > 1) {
       throw new PassthroughError(
         'LAYOUT_INVALID',
-        `${describe(draft)} would hold ${draft.children.length + draft.cards.length} devices, but a PCIe port has one slot (the host has a conventional PCI bridge or root-bus devices here): use --layout numa.`,
+        `${describe(draft)} would hold a switch and a device, but a PCIe port has one slot: use --layout numa.`,
       );
     }
     if (draft.children.length > SLOTS_PER_BUS) {
