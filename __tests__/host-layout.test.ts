@@ -10,7 +10,7 @@ import { hostPciTree } from '../lib/layout/host-tree';
 import { LayoutKind, PciTreeNode, PlanLayout } from '../lib/layout/types';
 import { normalizePlan } from '../lib/plan/normalize';
 import { Plan } from '../lib/plan/types';
-import { asusEsc8000aE12, nvidiaDgx2h, rccl8gpu2switch } from './helpers/host-topologies';
+import { asusEsc8000aE12, hgxA100, nvidiaDgx2h, rccl8gpu2switch } from './helpers/host-topologies';
 import { REPO } from './helpers/paths';
 import { BRIDGE, FakeDevice, GPU, makeSysfs } from './helpers/sysfs';
 
@@ -44,6 +44,7 @@ const k80Boards = (): FakeDevice[] => {
 };
 
 const HOSTS: Record<string, () => FakeDevice[]> = {
+  'hgx-a100-8gpu': hgxA100,
   'k80-boards': k80Boards,
   'asus-esc8000a-e12': asusEsc8000aE12,
   'nvidia-dgx2h': nvidiaDgx2h,
@@ -79,6 +80,8 @@ function renderLayout(plan: Plan): string {
 
 describe('layouts of real host topologies', () => {
   test.each([
+    ['hgx-a100-8gpu', 'mirror'],
+    ['hgx-a100-8gpu', 'numa'],
     ['asus-esc8000a-e12', 'mirror'],
     ['asus-esc8000a-e12', 'numa'],
     ['nvidia-dgx2h', 'mirror'],

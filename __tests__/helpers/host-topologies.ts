@@ -157,6 +157,9 @@ export function describeAsus(description: string): Partial<FakeDevice> {
 export const asusEsc8000aE12 = (): FakeDevice[] =>
   parseLspciTree(fixture('asus-esc8000a-e12.lspci-tv.txt'), describeAsus, (bus) => (parseInt(bus, 16) < 0x80 ? 0 : 1));
 
+/** An HGX A100 server (NCCL's dump, aliyun/SimAI): 2 sockets, 8 A100-SXM4-80GB below two levels of Broadcom switches and the board's bridge, ConnectX-6 Dx NICs beside them. */
+export const hgxA100 = (): FakeDevice[] => parseNcclTopo(fixture('hgx-a100-8gpu.topo.xml'));
+
 /** An 8-accelerator server (RCCL's dump, ROCm/rccl#1185): two levels of Broadcom switches, a ConnectX-7 beside GPUs 3 and 6. */
 export const rccl8gpu2switch = (): FakeDevice[] => parseNcclTopo(fixture('rccl-8gpu-2switch.topo.xml'));
 
