@@ -27,9 +27,19 @@ test.each([
   ['address object out of range', { hostdevs: [{ address: { bus: 256, slot: 0, function: 0 } }] }],
   ['clique as a string', { hostdevs: [{ address: '1b:00.0', gpudirect: { clique: '1' } }] }],
   ['not an object', null],
+  ['a layout from host plan', { hostdevs: [{ address: '85:00.0', guestAddress: { bus: 2, slot: 0, function: 0 } }], layout: { kind: 'mirror', cells: [{ cell: 0, hostNode: 1 }], controllers: [{ index: 1, model: 'pcie-expander-bus', bus: 0, slot: 10, function: 0, busNr: 254, node: 0, mirrors: 'pci0000:80' }, { index: 2, model: 'pcie-root-port', bus: 1, slot: 0, function: 0, mirrors: '0000:80:01.0', link: { speed: '16.0 GT/s PCIe', width: 16 } }] } }],
+  ['a layout with a busNr of 255', { hostdevs: [], layout: { kind: 'numa', cells: [], controllers: [{ index: 1, model: 'pcie-expander-bus', bus: 0, slot: 10, function: 0, busNr: 255 }] } }],
+  ['a layout without cells', { hostdevs: [], layout: { kind: 'flat', controllers: [] } }],
+  ['a link speed in Gb/s', { hostdevs: [], layout: { kind: 'mirror', cells: [], controllers: [{ index: 1, model: 'pcie-root-port', bus: 0, slot: 3, function: 0, link: { speed: '16 Gb/s', width: 16 } }] } }],
 ])('%s: same verdict and first error as compiled ajv', (_name, plan) => {
   const ok = (generated as unknown as typeof compiled)(plan);
   expect(ok).toBe(compiled(plan));
   const errors = (generated as unknown as typeof compiled).errors;
   expect(errors ?? null).toEqual(compiled.errors ?? null);
+});
+
+test('the schema\'s layout controller keys are the ones host plan writes, in its order (lib/layout/types.ts is the contract)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { CONTROLLER_KEYS } = require('../lib/layout/plan-layout') as typeof import('../lib/layout/plan-layout');
+  expect(Object.keys(schema.$defs.layoutController.properties)).toEqual(CONTROLLER_KEYS);
 });

@@ -108,10 +108,11 @@ function cardsOf(devices: HostPciDevice[]): HostPciDevice[][] {
   return [...cards.values()];
 }
 
-const KEY_ORDER = ['index', 'model', 'bus', 'slot', 'function', 'multifunction', 'busNr', 'node', 'chassis', 'port', 'mirrors', 'link'] as const;
+/** A controller's keys in the order of schemas/plan.schema.json. */
+export const CONTROLLER_KEYS = ['index', 'model', 'bus', 'slot', 'function', 'multifunction', 'busNr', 'node', 'chassis', 'port', 'mirrors', 'link'] as const;
 /** The controller with its keys in the schema's order, for people reading the plan. */
 const inSchemaOrder = (c: LayoutController): LayoutController =>
-  Object.fromEntries(KEY_ORDER.filter((k) => c[k] !== undefined).map((k) => [k, c[k]])) as unknown as LayoutController;
+  Object.fromEntries(CONTROLLER_KEYS.filter((k) => c[k] !== undefined).map((k) => [k, c[k]])) as unknown as LayoutController;
 
 /**
  * Cards that sysfs shows side by side below one port (a bridge the host hides, e.g. on a dual-GPU board, or a
