@@ -181,6 +181,10 @@ describe('host plan chooses and writes the layout', () => {
     expect(error.message).toMatch(/fewer devices|--layout numa/);
   });
 
+  test('nothing selected: no layout section, whatever --layout says', () => {
+    expect(planFromHost(snapshotOf(dualSocketK80()), { npus: 'all', layout: 'mirror' })).toEqual({ hostdevs: [] });
+  });
+
   test('the API refuses an unknown layout kind', () => {
     const snapshot = snapshotOf(dualSocketK80());
     expect(() => planFromHost(snapshot, { gpus: 'all', layout: 'tree' as never })).toThrow(/selection.layout as one of flat, numa, mirror/);

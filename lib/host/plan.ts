@@ -121,7 +121,7 @@ function explain(snapshot: HostSnapshot, selection: HostSelection): { plan: Plan
   reasons.push(window.reason);
   const layout = chooseLayout(snapshot, hostdevs.map((h) => String(h.address)), selection.layout);
   reasons.push(layout.reason);
-  if (layout.kind !== 'flat') reasons.push(placeDevices(plan, snapshot, layout.kind));
+  if (layout.kind !== 'flat' && hostdevs.length > 0) reasons.push(placeDevices(plan, snapshot, layout.kind));
   return { plan, reasons, topologyReasons };
 }
 
