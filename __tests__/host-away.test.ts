@@ -56,6 +56,8 @@ test('nvidia-smi\'s own bus ID form names GPUs in --gpus, and --qemu is recorded
 test.each([
   ['a GPU the list lacks', 1, ['--gpus', '3b:00.0', ...TOPO, '--bus-ids', withIds, '--sysfs', noGpus], /--gpus: 0000:3b:00\.0 is not in nvidia-smi's bus ID list/],
   ['--npus away from the host', 2, ['--gpus', 'all', '--npus', 'all', ...TOPO, '--bus-ids', withIds, '--sysfs', noGpus], /--npus needs the host itself/],
+  ['--nics away from the host', 2, ['--gpus', 'all', '--nics', 'all', ...TOPO, '--bus-ids', withIds, '--sysfs', noGpus], /--nics needs the host itself/],
+  ['--layout mirror away from the host', 2, ['--gpus', 'all', '--layout', 'mirror', ...TOPO, '--bus-ids', withIds, '--sysfs', noGpus], /--layout mirror needs the host's PCI tree/],
 ] as const)('%s → exit %d', (_name, code, args, message) => {
   const r = host([...args]);
   expect(r.code).toBe(code);

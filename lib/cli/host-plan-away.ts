@@ -1,3 +1,4 @@
+import { excerpt } from '../errors';
 import { explainPlanFromNvidiaSmi } from '../host/smi-plan';
 import { HostSnapshot } from '../host/snapshot';
 import { CliquePolicy, parseBusIds } from '../host/topology';
@@ -15,6 +16,10 @@ export function planAwayFromGpuHost(values: Record<string, unknown>, io: CliIo, 
   const here = new Set(snapshot.devices.map((d) => d.address));
   if ([...parseBusIds(busIds).values()].some((a) => here.has(a))) return undefined;
   if (values.npus !== undefined) throw new UsageError('--npus needs the host itself (or its capture with --sysfs): nvidia-smi\'s files name GPUs only');
+  if (values.nics !== undefined) throw new UsageError('--nics needs the host itself (or its capture with --sysfs): nvidia-smi\'s files name GPUs only');
+  if (values.layout !== undefined && values.layout !== 'flat') {
+    throw new UsageError(`--layout ${excerpt(String(values.layout))} needs the host's PCI tree (the host itself, or its capture with --sysfs): nvidia-smi's files have none`);
+  }
   if (values.gpus === undefined) throw new UsageError('host plan needs --gpus');
   const gpus = values.gpus === 'all' ? 'all' : String(values.gpus).split(',').map((s) => s.trim()).filter(Boolean);
   const qemu = versionFlag(values, 'qemu');
