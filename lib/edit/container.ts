@@ -32,7 +32,9 @@ export function rootChild(open: string, close: string): Creation {
  * its own parent too, when that is an absent kind). The insertion lists what it created or opened, outermost first.
  */
 export function insertInto(facts: DomainFacts, container: Container, blocks: Lines[], style: XmlStyle, position: Position = 'last'): Insertion {
-  return { ...placeInto(facts, container, blocks, style, position), creates: creationsFor(facts, style, container) };
+  const insertion = placeInto(facts, container, blocks, style, position);
+  insertion.creates = creationsFor(facts, style, container);
+  return insertion;
 }
 
 /** What inserting into the container creates or opens, outermost first: what insertInto's insertion lists. */
