@@ -4,6 +4,16 @@ import { PassthroughError, explainTransform, inspectDomain, removePassthrough, t
 import type { Plan } from '../lib';
 import { REPO, corpusEntries } from './helpers/paths';
 import { standardPlans } from '../conformance/cases';
+import { readDomainFacts } from '../lib/domain/facts';
+import { child } from '../lib/domain/xml';
+import { guessIndentUnit } from '../lib/edit/anchors';
+import { insertInto, kindContainer } from '../lib/edit/container';
+import { addInsertion, emptyEditPlan } from '../lib/edit/edit-plan';
+import { placeMetadata } from '../lib/edit/metadata';
+import { applyEdits } from '../lib/edit/splice';
+import { registerStructureKind } from '../lib/edit/structure';
+import { loadDomainXml } from '../lib/load/load';
+import { MetadataPart } from '../lib/render/metadata';
 
 const read = (f: string) => fs.readFileSync(path.join(REPO, f), 'utf8');
 const plans: Record<string, Plan> = standardPlans();
@@ -181,4 +191,95 @@ test('old-stack -set cliques and the OVMF MMIO window share one <qemu:commandlin
   expect(out).toContain("<qemu:arg value='device.ua-gpu0.x-nv-gpudirect-clique=0'/>\n    <qemu:arg value='-fw_cfg'/>");
   expect(transformDomain(out, plan)).toBe(out);
   expect(removePassthrough(out, plan)).toBe(ovmf);
+});
+
+// Issue 20: one way to record and undo created structure. A kind the library does not have yet (the guest layout's
+// `<cpu><numa>`) is registered here, inserted through the generic container insertion, and removed byte for byte by
+// removePassthrough, which has no case for it.
+registerStructureKind({
+  kind: 'test-cpu',
+  find: (facts) => child(facts.root, 'cpu'),
+  create: (facts) => ({ tags: ['<cpu>', '</cpu>'], parent: 'root', position: { after: child(facts.root, 'os')! } }),
+});
+registerStructureKind({
+  kind: 'test-numa',
+  find: (facts) => child(child(facts.root, 'cpu') ?? facts.root, 'numa'),
+  create: () => ({ tags: ['<numa>', '</numa>'], parent: { kind: 'test-cpu' }, position: 'last' }),
+  // The cells serve the passed-through devices: needed while one of them stays, or something else was put beside them.
+  occupied: (numa, _arg, context) =>
+    context.facts.hostdevs.some((h) => !context.isGone(h.element)) || numa.children.some((el) => el.localName !== 'cell'),
+});
+
+/** A second pass the way a planner writes: the cells into `<numa>` (created with `<cpu>` when absent), a part into the record. */
+function withNumaCells(xml: string, parts: MetadataPart[] = []): string {
+  const facts = readDomainFacts(loadDomainXml(xml));
+  const style = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
+  const out = emptyEditPlan();
+  const cells = [[[0, "<cell id='0' cpus='0-1' memory='4' unit='GiB'/>"]], [[0, "<cell id='1' cpus='2-3' memory='4' unit='GiB'/>"]]] as [number, string][][];
+  addInsertion(out, insertInto(facts, kindContainer(facts, style, 'test-numa'), cells, style));
+  out.metadataParts.push(...parts);
+  placeMetadata(facts, [], undefined, style, out);
+  return facts.doc.bom + applyEdits(facts.doc.body, out.edits).text;
+}
+
+const gpuPlan: Plan = { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }, { address: '5e:00.0', alias: 'gpu1', gpudirect: { clique: 0, architecture: 'ampere' } }] };
+const noCpu = domain.replace("  <cpu mode='host-passthrough' check='none'/>\n", '');
+const withCpu = (cpu: string) => noCpu.replace('  </os>\n', `  </os>\n${cpu}`);
+test.each<[string, string, RegExp]>([
+  ['no <cpu>: <cpu> and <numa> created', noCpu, /created='xmlns:qemu metadata test-cpu test-numa'/],
+  ['<cpu/> self-closing: opened, <numa> created', withCpu("  <cpu mode='host-passthrough'/>\n"), /created='xmlns:qemu metadata test-cpu-opened test-numa'/],
+  ['<cpu> with children: only <numa> created', withCpu("  <cpu mode='host-passthrough'>\n    <topology sockets='1' cores='4' threads='1'/>\n  </cpu>\n"), /created='xmlns:qemu metadata test-numa'/],
+])('a newly registered kind (%s) is recorded and removed byte for byte', (_name, xml, recorded) => {
+  const out = withNumaCells(transformDomain(xml, gpuPlan));
+  expect(out).toMatch(recorded);
+  expect(out).toContain("<numa>\n      <cell id='0' cpus='0-1' memory='4' unit='GiB'/>");
+  const one = removePassthrough(out, { aliases: ['gpu0'] });
+  expect(one).toContain('<numa>'); // its own rule: gpu1 still needs the cells
+  expect(removePassthrough(one, { aliases: ['gpu1'] })).toBe(xml);
+  expect(removePassthrough(out, gpuPlan)).toBe(xml);
+});
+
+test('a created <numa> that holds something the user added since stays, and so does the <cpu> around it', () => {
+  const out = withNumaCells(transformDomain(noCpu, gpuPlan)).replace('</numa>', '  <!-- pinned by hand -->\n    </numa>');
+  const removed = removePassthrough(out, gpuPlan);
+  expect(removed).toContain('<!-- pinned by hand -->');
+  expect(removed).toMatch(/created='metadata test-cpu test-numa'\/>/);
+});
+
+test('a part another module writes into the record is kept while the record stays, and goes with it', () => {
+  const part: MetadataPart = { name: 'layout', lines: [[0, "<passthrough:layout kind='numa'>"], [1, "<passthrough:cell id='0' hostNode='1'/>"], [0, '</passthrough:layout>']] };
+  const out = withNumaCells(transformDomain(noCpu, gpuPlan), [part]);
+  expect(out).toContain("      <passthrough:layout kind='numa'>\n        <passthrough:cell id='0' hostNode='1'/>\n      </passthrough:layout>\n    </passthrough:gpudirect>");
+  const one = removePassthrough(out, { aliases: ['gpu0'] });
+  expect(one).toContain("      <passthrough:layout kind='numa'>\n        <passthrough:cell id='0' hostNode='1'/>\n      </passthrough:layout>\n    </passthrough:gpudirect>");
+  expect(removePassthrough(one, { aliases: ['gpu1'] })).toBe(noCpu);
+});
+
+test.each<[string, (out: string) => string, string | RegExp, string]>([
+  // Before: re-closed blindly, dropping what was added inside.
+  ['an opened pcie-root that holds something added since stays open', (out) => out.replace('</pcihole64>', "</pcihole64>\n      <alias name='pci.0'/>"), "<controller type='pci' index='0' model='pcie-root'>\n      <alias name='pci.0'/>\n    </controller>", 'kept'],
+  // Before: the record kept a token it cannot undo but the declaration went anyway; now an unknown kind keeps the record.
+  ['a token of a newer release is kept, and with it the record', (out) => out.replace("created='", "created='layout-cell:7 "), /created='layout-cell:7 metadata'\/>/, 'kept'],
+])('%s', (_name, edit, expected) => {
+  const plan: Plan = { mmio: { window64GiB: 64 }, hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] };
+  const removed = removePassthrough(edit(transformDomain(domain, plan)), plan);
+  if (typeof expected === 'string') expect(removed).toContain(expected);
+  else expect(removed).toMatch(expected);
+});
+
+test('a self-closing <metadata/> is opened for the record and closed again', () => {
+  const xml = domain.replace('</name>\n', "</name>\n  <metadata/>\n");
+  const out = transformDomain(xml, gpuPlan);
+  expect(out).toContain("created='xmlns:qemu metadata-opened'");
+  expect(removePassthrough(out, gpuPlan)).toBe(xml);
+});
+
+test('the qemu declaration the transform added goes as soon as nothing uses it, even while the record stays', () => {
+  const npu = { address: '1b:00.0', alias: 'npu0' };
+  const plan: Plan = { mmio: { window64GiB: 64 }, hostdevs: [npu, gpuPlan.hostdevs[0]] };
+  const out = removePassthrough(transformDomain(domain, plan), { aliases: ['gpu0'] });
+  const rest: Plan = { mmio: plan.mmio, hostdevs: [npu] };
+  expect(out).toContain("<domain type='kvm'>");
+  expect(out).toMatch(/created='pcie-root-opened metadata'>/);
+  expect(removePassthrough(out, rest)).toBe(domain);
 });

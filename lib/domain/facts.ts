@@ -66,8 +66,10 @@ export interface DomainFacts {
   metadata?: XmlElement;
   ourMetadata?: XmlElement;
   metadataGpus: MetadataGpu[];
-  /** What the library created in this domain (`metadata`, `xmlns:PREFIX`), so that removal can undo exactly that. */
+  /** What the library created or opened in this domain, as structure tokens (lib/edit/structure.ts), so that removal can undo exactly that. */
   metadataCreated: string[];
+  /** Other children of the library's record (parts other modules write, `<passthrough:layout>`), kept as they are. */
+  metadataParts: { name: string; element: XmlElement }[];
   hidesKvm: boolean;
   /** `<controller type='pci' model='pcie-root'>`, and its `<pcihole64>` in bytes when set. */
   pcieRoot?: XmlElement;
@@ -98,6 +100,7 @@ export function readDomainFacts(doc: LocatedDocument): DomainFacts {
     cliques: new Map(),
     metadataGpus: [],
     metadataCreated: [],
+    metadataParts: [],
     hidesKvm: false,
     usesOvmf: false,
     quote: "'",
@@ -196,8 +199,10 @@ function readMetadata(facts: DomainFacts, metadata: XmlElement): void {
     facts.ourMetadata = el;
     facts.metadataCreated = (attr(el, 'created') ?? '').split(/\s+/).filter(Boolean);
     for (const gpu of el.children) {
-      if (gpu.namespaceURI === PASSTHROUGH_NS && gpu.localName === 'mmio') facts.metadataMmioGiB = Number(attr(gpu, 'window64GiB'));
-      if (gpu.namespaceURI !== PASSTHROUGH_NS || gpu.localName !== 'gpu') continue;
+      const ours = gpu.namespaceURI === PASSTHROUGH_NS;
+      if (ours && gpu.localName === 'mmio') facts.metadataMmioGiB = Number(attr(gpu, 'window64GiB'));
+      else if (!ours || gpu.localName !== 'gpu') facts.metadataParts.push({ name: gpu.localName, element: gpu });
+      if (!ours || gpu.localName !== 'gpu') continue;
       const clique = Number(attr(gpu, 'clique'));
       const alias = attr(gpu, 'alias');
       if (!alias || !Number.isInteger(clique)) continue;

@@ -4,6 +4,7 @@ import { isPlain } from '../domain/xml';
 import { indentAt } from '../load/lines';
 import { Lines, XmlStyle, placeLines } from '../render/style';
 import { Edit } from './splice';
+import { Position, Structure } from './structure';
 
 /**
  * An insertion being assembled: text placed after an anchor, with the offsets (within the text)
@@ -13,6 +14,10 @@ export interface Insertion {
   edit: Edit;
   /** Offset within edit.text of each block's first `<`. */
   blockStarts: number[];
+  /** What the insertion creates or opens (see container.ts), outermost first; recorded in the metadata. */
+  creates?: Structure[];
+  /** Offset within edit.text of the first element written: a created wrapper's, else the first block's. */
+  outerStart?: number;
 }
 
 export function indentOf(facts: DomainFacts, element: XmlElement): string {
@@ -101,35 +106,14 @@ const AFTER_HOSTDEV = new Set([
   'crypto',
 ]);
 
-/** Where new hostdevs go: after the last `<hostdev>`, else before the devices that must stay last. */
-export function insertHostdevs(facts: DomainFacts, blocks: Lines[], style: XmlStyle): Insertion {
-  if (!facts.devices) return insertDevicesElement(facts, blocks, style);
-  const devices = facts.deviceElements.filter((d) => d.parent === facts.devices);
-  const lastHostdev = [...devices].reverse().find((d) => isPlain(d, 'hostdev'));
-  if (lastHostdev) return insertAfter(facts, lastHostdev, blocks, style);
-  let cut = devices.length;
-  while (cut > 0 && AFTER_HOSTDEV.has(devices[cut - 1].localName ?? '') && !devices[cut - 1].namespaceURI) cut--;
-  if (cut > 0) return insertAfter(facts, devices[cut - 1], blocks, style);
-  return insertFirst(facts, facts.devices, blocks, style);
-}
-
-function insertDevicesElement(facts: DomainFacts, blocks: Lines[], style: XmlStyle): Insertion {
-  const nested: Lines = [[0, '<devices>'], ...blocks.flat().map(([d, t]): [number, string] => [d + 1, t]), [0, '</devices>']];
-  const insertion = appendInside(facts, facts.root, [nested], style);
-  // Report where each hostdev starts, not the wrapper: block k starts on line 1 + (lines of blocks before it).
-  const text = insertion.edit.text;
-  const lineStarts: number[] = [];
-  for (let at = text.indexOf('<', insertion.blockStarts[0]); at >= 0; at = text.indexOf('<', text.indexOf(style.newline, at) + 1)) {
-    lineStarts.push(at);
-    if (text.indexOf(style.newline, at) < 0) break;
-  }
-  let line = 1;
-  const blockStarts = blocks.map((block) => {
-    const start = lineStarts[line];
-    line += block.length;
-    return start;
-  });
-  return { edit: insertion.edit, blockStarts };
+/** Where new hostdevs go in an existing `<devices>`: after the last `<hostdev>`, else before the devices that must stay last. */
+export function hostdevPosition(facts: DomainFacts, devices: XmlElement): Position {
+  const children = facts.deviceElements.filter((d) => d.parent === devices);
+  const lastHostdev = [...children].reverse().find((d) => isPlain(d, 'hostdev'));
+  if (lastHostdev) return { after: lastHostdev };
+  let cut = children.length;
+  while (cut > 0 && AFTER_HOSTDEV.has(children[cut - 1].localName ?? '') && !children[cut - 1].namespaceURI) cut--;
+  return cut > 0 ? { after: children[cut - 1] } : 'first';
 }
 
 /** ` xmlns:qemu='…'` after the root start tag's last attribute. */

@@ -2,11 +2,12 @@ import { DomainFacts, positionOf } from '../domain/facts';
 import { isQemu } from '../domain/xml';
 import { PassthroughError, excerpt } from '../errors';
 import { OverrideStyle } from '../plan/types';
-import { cliquePropertyLine, frontendLines, overrideDeviceLines, setArgLines, wrap } from '../render/qemu';
+import { cliquePropertyLine, frontendLines, overrideDeviceLines, setArgLines } from '../render/qemu';
 import { XmlStyle } from '../render/style';
 import { appendInside } from './anchors';
 import { Change } from './changes';
-import { EditPlan, Gpu, addInsertion, blockStartsInWrapper } from './edit-plan';
+import { insertInto, rootChild } from './container';
+import { EditPlan, Gpu, addInsertion } from './edit-plan';
 import { qemuPrefix } from './qemu-namespace';
 
 /** Each GPU's clique, as a `<qemu:override>` property or (old stacks) a queued `-set` argument pair. */
@@ -72,12 +73,10 @@ function placeOverrides(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: E
   }
   if (fresh.length === 0) return;
   const blocks = fresh.map((gpu) => overrideDeviceLines(prefix, gpu, style));
-  const insertion = facts.qemuOverride
-    ? appendInside(facts, facts.qemuOverride, blocks, style)
-    : appendInside(facts, facts.root, [wrap(`<${prefix}:override>`, `</${prefix}:override>`, blocks.flat())], style);
+  const override = { element: facts.qemuOverride, creation: rootChild(`<${prefix}:override>`, `</${prefix}:override>`) };
+  const insertion = insertInto(facts, override, blocks, style);
   const edit = addInsertion(out, insertion);
-  const starts = facts.qemuOverride ? insertion.blockStarts : blockStartsInWrapper(insertion, blocks, style);
-  fresh.forEach((gpu, i) => out.changes.push({ change: cliqueChange(gpu, 'clique-added', 'override'), edit, at: starts[i] }));
+  fresh.forEach((gpu, i) => out.changes.push({ change: cliqueChange(gpu, 'clique-added', 'override'), edit, at: insertion.blockStarts[i] }));
 }
 
 /** Queued for writeCommandline, which puts every `<qemu:arg>` pair of this transform into one `<qemu:commandline>`. */

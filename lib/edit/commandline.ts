@@ -1,8 +1,7 @@
 import { DomainFacts } from '../domain/facts';
-import { wrap } from '../render/qemu';
 import { XmlStyle } from '../render/style';
-import { appendInside } from './anchors';
-import { EditPlan, addInsertion, blockStartsInWrapper } from './edit-plan';
+import { insertInto, rootChild } from './container';
+import { EditPlan, addInsertion } from './edit-plan';
 import { qemuPrefix } from './qemu-namespace';
 
 /**
@@ -13,10 +12,8 @@ export function writeCommandline(facts: DomainFacts, style: XmlStyle, out: EditP
   if (out.pendingArgs.length === 0) return;
   const blocks = out.pendingArgs.map((p) => p.lines);
   const prefix = qemuPrefix(facts, facts.qemuCommandline, style, out);
-  const insertion = facts.qemuCommandline
-    ? appendInside(facts, facts.qemuCommandline, blocks, style)
-    : appendInside(facts, facts.root, [wrap(`<${prefix}:commandline>`, `</${prefix}:commandline>`, blocks.flat())], style);
+  const commandline = { element: facts.qemuCommandline, creation: rootChild(`<${prefix}:commandline>`, `</${prefix}:commandline>`) };
+  const insertion = insertInto(facts, commandline, blocks, style);
   const edit = addInsertion(out, insertion);
-  const starts = facts.qemuCommandline ? insertion.blockStarts : blockStartsInWrapper(insertion, blocks, style);
-  out.pendingArgs.forEach((p, i) => p.changes.forEach((change) => out.changes.push({ change, edit, at: starts[i] })));
+  out.pendingArgs.forEach((p, i) => p.changes.forEach((change) => out.changes.push({ change, edit, at: insertion.blockStarts[i] })));
 }

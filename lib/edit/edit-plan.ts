@@ -3,16 +3,20 @@ import { DomainFacts, positionOf } from '../domain/facts';
 import { PassthroughError } from '../errors';
 import { PlannedHostdev } from '../plan/types';
 import { CliqueAssignment } from '../render/qemu';
-import { Lines, XmlStyle } from '../render/style';
+import { MetadataPart } from '../render/metadata';
+import { Lines } from '../render/style';
 import { Insertion } from './anchors';
 import { Change } from './changes';
 import { Edit } from './splice';
+import { Structure, structureToken } from './structure';
 
 /** What the planners (hostdevs, cliques, commandline, mmio, metadata) build up together, in order. */
 export interface EditPlan {
   edits: Edit[];
-  /** What this transform creates that the document did not have (recorded in the metadata). */
+  /** What this transform creates or opens, as structure tokens (recorded in the metadata). */
   created: string[];
+  /** Children other planners contribute to the metadata record (`<passthrough:layout>`), replacing any of the same name. */
+  metadataParts: MetadataPart[];
   /** The qemu namespace prefix once chosen (and declared, if needed) for this transform. */
   qemuPrefix?: string;
   /** `<qemu:arg>` pairs waiting to be written into the one `<qemu:commandline>`, with the changes they carry. */
@@ -30,42 +34,21 @@ export interface Gpu extends CliqueAssignment {
 }
 
 export function emptyEditPlan(): EditPlan {
-  return { edits: [], created: [], pendingArgs: [], changes: [], warnings: [] };
+  return { edits: [], created: [], metadataParts: [], pendingArgs: [], changes: [], warnings: [] };
 }
 
-/** Adds the insertion's edit and returns its index (changes refer to edits by index). */
+/** Adds the insertion's edit, records what it created or opened, and returns its index (changes refer to edits by index). */
 export function addInsertion(out: EditPlan, insertion: Insertion): number {
   out.edits.push(insertion.edit);
+  for (const structure of insertion.creates ?? []) recordCreated(out, structure);
   return out.edits.length - 1;
 }
 
-/**
- * Records that an insertion into `<devices>` creates the element or opens `<devices/>`, so that removal can
- * give back the original bytes once it takes out what was inserted.
- */
-export function noteDevicesInsertion(facts: DomainFacts, out: EditPlan): void {
-  if (!facts.devices) out.created.push('devices');
-  else if (facts.devices.selfClosing) out.created.push('devices-opened');
+/** Notes structure this transform created or opened, in the metadata's one form (see structure.ts). */
+export function recordCreated(out: EditPlan, structure: Structure): void {
+  out.created.push(structureToken(structure));
 }
 
 export function conflict(facts: DomainFacts, element: XmlElement, message: string): PassthroughError {
   return new PassthroughError('HOSTDEV_CONFLICT', message, positionOf(facts, element));
-}
-
-/** Offsets of each block inside a freshly written wrapper element (one line per Lines entry). */
-export function blockStartsInWrapper(insertion: Insertion, blocks: Lines[], style: XmlStyle): number[] {
-  const text = insertion.edit.text;
-  const lineStarts: number[] = [];
-  let at = insertion.blockStarts[0];
-  while (at >= 0) {
-    lineStarts.push(at);
-    const nl = text.indexOf(style.newline, at);
-    at = nl < 0 ? -1 : text.indexOf('<', nl);
-  }
-  let line = 1;
-  return blocks.map((block) => {
-    const start = lineStarts[line];
-    line += block.length;
-    return start;
-  });
 }

@@ -5,8 +5,9 @@ import { formatPciAddress } from '../pci/address';
 import { PlannedHostdev } from '../plan/types';
 import { aliasLine, hostdevLines } from '../render/hostdev';
 import { Lines, XmlStyle } from '../render/style';
-import { insertAfter, insertFirst, insertHostdevs } from './anchors';
-import { EditPlan, Gpu, addInsertion, conflict, noteDevicesInsertion } from './edit-plan';
+import { hostdevPosition, insertAfter, insertFirst } from './anchors';
+import { insertInto, kindContainer } from './container';
+import { EditPlan, Gpu, addInsertion, conflict } from './edit-plan';
 import { rootControllerLines } from './mmio';
 
 /** New `<hostdev>` elements in one insertion; devices already present are checked and reused. Returns the GPUs that need a clique. */
@@ -23,9 +24,9 @@ export function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], st
   if (added.length > 0) {
     // Opening `<devices/>` (or creating `<devices>`) twice would overlap: a new pcie-root goes in the same insertion.
     const controller = window64GiB !== undefined && !facts.pcieRoot && (!facts.devices || facts.devices.selfClosing);
-    const blocks = [...(controller ? [rootControllerLines(window64GiB, style)] : []), ...added.map((h) => hostdevLines(h, style))];
-    const insertion = insertHostdevs(facts, blocks, style);
-    noteDevicesInsertion(facts, out);
+    const blocks = [...(controller ? [rootControllerLines(facts, window64GiB, style)] : []), ...added.map((h) => hostdevLines(h, style))];
+    const position = facts.devices ? hostdevPosition(facts, facts.devices) : 'last';
+    const insertion = insertInto(facts, kindContainer(facts, style, 'devices'), blocks, style, position);
     const edit = addInsertion(out, insertion);
     if (controller) out.rootControllerPlaced = { edit, at: insertion.blockStarts[0] };
     const first = controller ? 1 : 0;

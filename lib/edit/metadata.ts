@@ -1,37 +1,42 @@
-import type { XmlElement } from '../load/element';
 import { DomainFacts, MetadataGpu } from '../domain/facts';
-import { metadataLines } from '../render/metadata';
-import { wrap } from '../render/qemu';
-import { Lines, XmlStyle } from '../render/style';
-import { Insertion, appendInside, insertAfter, insertFirst, replaceElement } from './anchors';
-import { EditPlan, Gpu, addInsertion, blockStartsInWrapper } from './edit-plan';
+import { MetadataPart, MetadataRecord, metadataLines } from '../render/metadata';
+import { XmlStyle } from '../render/style';
+import { Insertion, replaceElement } from './anchors';
+import { creationsFor, insertInto, kindContainer } from './container';
+import { EditPlan, Gpu, addInsertion } from './edit-plan';
+import { structureToken } from './structure';
 
-/** The library's record in `<metadata>`: GPUs, MMIO window, and what the transform created (for removal). */
+/** The library's record in `<metadata>`: GPUs, MMIO window, what the transform created (for removal), other modules' parts. */
 export function placeMetadata(facts: DomainFacts, gpus: Gpu[], mmioGiB: number | undefined, style: XmlStyle, out: EditPlan): void {
-  const entries = mergedMetadata(facts.metadataGpus, gpus);
-  const created = [...new Set([...facts.metadataCreated, ...out.created, ...(facts.metadata ? [] : ['metadata'])])];
-  const mmio = mmioGiB ?? facts.metadataMmioGiB;
-  if (sameMetadata(entries, facts.metadataGpus) && created.join(' ') === facts.metadataCreated.join(' ') && mmio === facts.metadataMmioGiB) return;
-  const lines = metadataLines(entries, created, style, mmio);
+  const container = kindContainer(facts, style, 'metadata');
+  // Writing the record may create or open `<metadata>` itself: the record lists that too, last.
+  const ownContainer = facts.ourMetadata ? [] : creationsFor(facts, style, container).map(structureToken);
+  const created = [...new Set([...facts.metadataCreated, ...out.created, ...ownContainer])];
+  const record: MetadataRecord = {
+    gpus: mergedMetadata(facts.metadataGpus, gpus),
+    mmioGiB: mmioGiB ?? facts.metadataMmioGiB,
+    created,
+    parts: mergedParts(facts, out.metadataParts),
+  };
+  if (sameMetadata(record.gpus, facts.metadataGpus) && created.join(' ') === facts.metadataCreated.join(' ') && record.mmioGiB === facts.metadataMmioGiB && out.metadataParts.length === 0) return;
+  const lines = metadataLines(record, style);
   let insertion: Insertion;
   if (facts.ourMetadata) {
     insertion = replaceElement(facts, facts.ourMetadata, lines, style);
-  } else if (facts.metadata) {
-    insertion = appendInside(facts, facts.metadata, [lines], style);
   } else {
-    insertion = insertMetadataElement(facts, lines, style);
-    insertion.blockStarts = blockStartsInWrapper(insertion, [lines], style);
+    insertion = insertInto(facts, container, [lines], style);
   }
   const edit = addInsertion(out, insertion);
   out.changes.push({ change: { kind: 'metadata-written' }, edit, at: insertion.blockStarts[0] });
 }
 
-function insertMetadataElement(facts: DomainFacts, lines: Lines, style: XmlStyle): Insertion {
-  const block = wrap('<metadata>', '</metadata>', lines);
-  const header = ['name', 'uuid', 'genid', 'title', 'description'];
-  let anchor: XmlElement | undefined;
-  for (const el of facts.root.children) if (!el.namespaceURI && header.includes(el.localName ?? '')) anchor = el;
-  return anchor ? insertAfter(facts, anchor, [block], style) : insertFirst(facts, facts.root, [block], style);
+/** The parts already in the record, as written, with the ones this transform contributes in place of those of the same name. */
+function mergedParts(facts: DomainFacts, contributed: MetadataPart[]): MetadataPart[] {
+  const replaced = new Set(contributed.map((p) => p.name));
+  const kept = facts.metadataParts
+    .filter((p) => !replaced.has(p.name))
+    .map((p): MetadataPart => ({ name: p.name, lines: [[0, facts.doc.body.slice(p.element.start, p.element.elementEnd)]] }));
+  return [...kept, ...contributed];
 }
 
 function mergedMetadata(existing: MetadataGpu[], gpus: Gpu[]): MetadataGpu[] {

@@ -2,9 +2,9 @@ import { DomainFacts, positionOf } from '../domain/facts';
 import { PassthroughError } from '../errors';
 import { wrap } from '../render/qemu';
 import { Lines, XmlStyle, attributes } from '../render/style';
-import { Insertion, appendInside, insertFirst } from './anchors';
 import { Change } from './changes';
-import { EditPlan, addInsertion, noteDevicesInsertion } from './edit-plan';
+import { insertInto, kindContainer } from './container';
+import { EditPlan, addInsertion, recordCreated } from './edit-plan';
 import { qemuPrefix } from './qemu-namespace';
 
 const GiB = 1024 ** 3;
@@ -46,22 +46,14 @@ function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle
   }
   const change: Change = { kind: 'mmio-added', mmioWindowGiB: window64GiB };
   if (out.rootControllerPlaced) {
-    out.created.push('pcie-root');
+    // placeHostdevs wrote the controller into the `<devices>` it created or opened, as its first block.
+    recordCreated(out, { kind: 'pcie-root', opened: false });
     out.changes.push({ change, ...out.rootControllerPlaced });
     return;
   }
-  let insertion: Insertion;
-  if (facts.pcieRoot) {
-    if (facts.pcieRoot.selfClosing) out.created.push('pcie-root-opened');
-    insertion = appendInside(facts, facts.pcieRoot, [pcihole64Lines(window64GiB, style)], style);
-  } else {
-    const controller = rootControllerLines(window64GiB, style);
-    insertion = facts.devices ? insertFirst(facts, facts.devices, [controller], style) : appendInside(facts, facts.root, [wrap('<devices>', '</devices>', controller)], style);
-    noteDevicesInsertion(facts, out);
-    out.created.push('pcie-root');
-  }
+  const insertion = insertInto(facts, kindContainer(facts, style, 'pcie-root'), [pcihole64Lines(window64GiB, style)], style);
   const edit = addInsertion(out, insertion);
-  out.changes.push({ change, edit, at: insertion.blockStarts[0] });
+  out.changes.push({ change, edit, at: insertion.outerStart ?? insertion.blockStarts[0] });
 }
 
 function pcihole64Lines(window64GiB: number, style: XmlStyle): Lines {
@@ -69,6 +61,7 @@ function pcihole64Lines(window64GiB: number, style: XmlStyle): Lines {
 }
 
 /** `<controller type='pci' index='0' model='pcie-root'>` holding the `<pcihole64>` of the window. */
-export function rootControllerLines(window64GiB: number, style: XmlStyle): Lines {
-  return wrap(`<controller${attributes([['type', 'pci'], ['index', 0], ['model', 'pcie-root']], style.quote)}>`, '</controller>', pcihole64Lines(window64GiB, style));
+export function rootControllerLines(facts: DomainFacts, window64GiB: number, style: XmlStyle): Lines {
+  const [open, close] = kindContainer(facts, style, 'pcie-root').creation.tags;
+  return wrap(open, close, pcihole64Lines(window64GiB, style));
 }
