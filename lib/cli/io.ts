@@ -53,7 +53,7 @@ export const processIo: CliIo = {
  * device never fills memory. readFileSync(0) fails with EAGAIN when stdin is a non-blocking pipe; read in a
  * loop and wait instead.
  */
-function readUpTo(fd: number, limit: number): Uint8Array {
+export function readUpTo(fd: number, limit: number): Uint8Array {
   const chunks: Buffer[] = [];
   let total = 0;
   const buffer = Buffer.alloc(1 << 16);
@@ -133,13 +133,17 @@ export function readBytes(io: CliIo, file: string | undefined, what: string, lim
   } else {
     bytes = readFileOrFail(io, file, limit);
   }
-  if (bytes.length > limit) {
-    throw new PassthroughError(
-      'XML_TOO_LARGE',
-      `The ${what} (${displayName(file)}) is larger than ${limit} bytes; give --max-bytes N if this really is one (at most ${MAX_READ_LIMIT}).`,
-    );
-  }
+  refuseTooLarge(bytes, file, what, limit);
   return bytes;
+}
+
+/** Bytes read with a limit hold one byte more when the input was longer: refuse it as the library would. */
+export function refuseTooLarge(bytes: Uint8Array, file: string | undefined, what: string, limit: number): void {
+  if (bytes.length <= limit) return;
+  throw new PassthroughError(
+    'XML_TOO_LARGE',
+    `The ${what} (${excerpt(displayName(file), 200)}) is larger than ${limit} bytes; give --max-bytes N if this really is one (at most ${MAX_READ_LIMIT}).`,
+  );
 }
 
 /**
