@@ -160,12 +160,14 @@ describeAsRoot('--in-place killed at random points', () => {
       reset();
       // Half the kills anywhere in a run; half just after the first temp file appears (where the writing is).
       await killedRun(file, i % 2 === 0 ? { after: Math.random() * duration * 1.1 } : { afterTemp: Math.random() * 40 });
+      // Megabytes: compared as labels, so a failure prints what the file is, not 4 MB of diff.
       const text = read(file);
-      expect(text === original || text === updated).toBe(true);
+      expect(text === original ? 'old' : text === updated ? 'new' : `neither (${text.length} characters)`).toMatch(/^(old|new)$/);
       seen[text === original ? 'old' : 'new']++;
       const names = fs.readdirSync(dir);
       for (const bak of names.filter((n) => n.includes('.bak'))) {
-        expect(read(path.join(dir, bak))).toBe(original);
+        const backup = read(path.join(dir, bak));
+        expect(backup === original ? 'the old text' : `${backup.length} characters`).toBe('the old text');
         seen.backups++;
       }
       const temps = names.filter(isTemp);

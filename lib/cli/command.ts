@@ -1,5 +1,9 @@
 import { excerpt } from '../errors';
-import { CliIo, MAX_READ_LIMIT, UsageError, writeInPlace } from './io';
+import type { InPlaceSource } from './in-place';
+import { CliIo, MAX_READ_LIMIT, UsageError, readText } from './io';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const inPlace = () => require('./in-place') as typeof import('./in-place');
 
 /** One CLI command: what `--help` and the command list show, the options parseArgs reads, and the body. */
 export interface Command {
@@ -15,15 +19,25 @@ export interface CommandArgs {
   positionals: string[];
 }
 
-/** Standard output, or with --in-place an atomic rewrite of the input file (left alone when nothing changed). */
-export function output(values: Record<string, unknown>, positionals: string[], text: string, io: CliIo): void {
+/** The domain XML; with --in-place read so that the write can check that the file is still the one read. */
+export function readDomain(values: Record<string, unknown>, positionals: string[], io: CliIo, maxBytes: number | undefined): { xml: string; source?: InPlaceSource } {
   if (!values['in-place']) {
     if (values['no-backup']) throw new UsageError('--no-backup goes with --in-place');
+    return { xml: readText(io, positionals[0], 'domain XML', maxBytes) };
+  }
+  if (positionals[0] === undefined || positionals[0] === '-') throw new UsageError('--in-place needs a domain file, not standard input');
+  const { text, source } = inPlace().readInPlaceText(positionals[0], 'domain XML', maxBytes);
+  return { xml: text, source };
+}
+
+/** Standard output, or with --in-place an atomic rewrite of the file read (left alone when nothing changed). */
+export function output(values: Record<string, unknown>, source: InPlaceSource | undefined, text: string, io: CliIo): void {
+  if (source === undefined) {
     io.stdout(text);
     return;
   }
-  if (positionals[0] === undefined || positionals[0] === '-') throw new UsageError('--in-place needs a domain file, not standard input');
-  writeInPlace(positionals[0], text, !values['no-backup']);
+  const { numberedBackup } = inPlace().writeInPlace(source, text, !values['no-backup']);
+  if (numberedBackup) io.stderr(`kept the old text as ${excerpt(numberedBackup, 200)} (${excerpt(source.target, 200)}.bak was there already)\n`);
 }
 
 export const loadOptions = (maxBytes: number | undefined) => (maxBytes === undefined ? {} : { maxBytes });

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { decodeXmlBytes } from '../load/decode';
 import { LineTable } from '../load/lines';
 import { PassthroughError, excerpt } from '../errors';
@@ -215,62 +214,4 @@ export function describeErrno(err: unknown): string {
   };
   if (code && words[code]) return `${words[code]} (${code})`;
   return code ?? excerpt(String((err as Error)?.message ?? err), 120);
-}
-
-/**
- * Rewrites `file` with `text` atomically: the new text goes to a temp file beside the real file (a
- * symlink is followed, not replaced), gets the old file's mode and owner, and is renamed over it, so a
- * reader sees the old or the new file, never half of one. Keeps FILE.bak unless told not to. When the
- * text is what the file already holds, nothing is written: same inode, same mtime, no .bak.
- * Returns whether the file changed.
- */
-export function writeInPlace(file: string, text: string, backup: boolean): boolean {
-  const target = resolveTarget(file);
-  const before = fs.statSync(target);
-  const bytes = Buffer.from(text, 'utf8');
-  if (before.size === bytes.length && fs.readFileSync(target).equals(bytes)) return false;
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
-  let fd: number;
-  try {
-    fd = fs.openSync(temp, 'wx', 0o600);
-  } catch (err) {
-    throw new CliFailure(`--in-place cannot create a temporary file in ${excerpt(path.dirname(target))}: ${describeErrno(err)}; write to standard output instead (> FILE.new)`);
-  }
-  try {
-    fs.writeSync(fd, bytes);
-    keepOwnerAndMode(fd, before, file);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = -1;
-    if (backup) fs.copyFileSync(target, `${target}.bak`);
-    fs.renameSync(temp, target);
-    return true;
-  } catch (err) {
-    if (fd >= 0) fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
-    if (err instanceof CliFailure) throw err;
-    throw new CliFailure(`--in-place could not replace ${excerpt(file)}: ${describeErrno(err)}; the file is unchanged`);
-  }
-}
-
-function resolveTarget(file: string): string {
-  try {
-    return fs.realpathSync(file);
-  } catch (err) {
-    throw new CliFailure(`cannot read ${excerpt(file)}: ${describeErrno(err)}`);
-  }
-}
-
-function keepOwnerAndMode(fd: number, before: fs.Stats, file: string): void {
-  fs.fchmodSync(fd, before.mode & 0o7777);
-  const now = fs.fstatSync(fd);
-  if (now.uid === before.uid && now.gid === before.gid) return;
-  try {
-    fs.fchownSync(fd, before.uid, before.gid);
-  } catch {
-    throw new CliFailure(
-      `--in-place would change the owner of ${excerpt(file)} (uid ${before.uid}, gid ${before.gid}) to yours: run it as the file's owner, or write to standard output instead`,
-    );
-  }
-  fs.fchmodSync(fd, before.mode & 0o7777); // chown clears set-id bits
 }

@@ -1,6 +1,6 @@
 import type { Plan } from '../plan/types';
-import { CommandArgs, loadOptions, output, readMaxBytes } from './command';
-import { CliIo, UsageError, blame, displayName, readJson, readText } from './io';
+import { CommandArgs, loadOptions, output, readDomain, readMaxBytes } from './command';
+import { CliIo, UsageError, blame, displayName, readJson } from './io';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const removeModule = () => require('../remove') as typeof import('../remove');
@@ -16,6 +16,8 @@ Something selected that is not in the domain (a typo, an alias without its devic
   --plan FILE      remove everything this plan added
   --address ADDR   a host PCI address (repeatable)
   --alias NAME     a device alias, with or without ua- (repeatable)
+  --in-place       rewrite DOMAIN.xml as transform --in-place does (keeps DOMAIN.xml.bak, or .bak.1 …)
+  --no-backup      with --in-place: no .bak
   --max-bytes N    refuse a domain XML larger than N bytes (default 16 MiB)
 
 Example:
@@ -25,7 +27,7 @@ Example:
 export function runRemove({ values, positionals }: CommandArgs, io: CliIo): void {
   if (positionals.length > 1) throw new UsageError('remove takes at most one domain file');
   const maxBytes = readMaxBytes(values);
-  const xml = readText(io, positionals[0], 'domain XML', maxBytes);
+  const { xml, source } = readDomain(values, positionals, io, maxBytes);
   const addresses = values.address as unknown as string[] | undefined;
   const aliases = values.alias as unknown as string[] | undefined;
   const selection =
@@ -35,5 +37,5 @@ export function runRemove({ values, positionals }: CommandArgs, io: CliIo): void
         ? { addresses, aliases }
         : undefined;
   const files = { xml: displayName(positionals[0]), plan: typeof values.plan === 'string' ? values.plan : undefined };
-  output(values, positionals, blame(files, () => removeModule().removePassthrough(xml, selection, loadOptions(maxBytes))), io);
+  output(values, source, blame(files, () => removeModule().removePassthrough(xml, selection, loadOptions(maxBytes))), io);
 }

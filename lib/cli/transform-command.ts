@@ -1,6 +1,6 @@
 import type { Plan } from '../plan/types';
-import { CommandArgs, loadOptions, output, readMaxBytes } from './command';
-import { CliIo, UsageError, blame, displayName, readJson, readText } from './io';
+import { CommandArgs, loadOptions, output, readDomain, readMaxBytes } from './command';
+import { CliIo, UsageError, blame, displayName, readJson } from './io';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const transformModule = () => require('../transform') as typeof import('../transform');
@@ -13,7 +13,9 @@ Reads the domain XML from DOMAIN.xml (or standard input), adds what PLAN.json as
 prints the new XML on standard output. Nothing else in the document changes.
   --plan FILE    the plan (JSON; see docs/plan.md)
   --explain      also print what was added, with output line numbers, on standard error
-  --in-place     rewrite DOMAIN.xml atomically instead of printing (keeps DOMAIN.xml.bak)
+  --in-place     rewrite DOMAIN.xml atomically instead of printing; keeps the old text as
+                 DOMAIN.xml.bak (or .bak.1, .2 … : an earlier backup is never overwritten), and
+                 refuses when another program changed the file while this one ran
   --no-backup    with --in-place: no .bak
   --max-bytes N  refuse a domain XML larger than N bytes (default 16 MiB)
   --libvirt VER  the libvirt version of the host that runs the domain (default: the plan's target,
@@ -47,9 +49,9 @@ export function runTransform({ values, positionals }: CommandArgs, io: CliIo): v
     plan = chosen.plan;
     io.stderr(`${describeChoice(chosen.choice, detect)}\n`);
   }
-  const xml = readText(io, positionals[0], 'domain XML', maxBytes);
+  const { xml, source } = readDomain(values, positionals, io, maxBytes);
   const result = blame({ xml: displayName(positionals[0]), plan: values.plan }, () => transformModule().explainTransform(xml, plan, loadOptions(maxBytes)));
-  output(values, positionals, result.xml, io);
+  output(values, source, result.xml, io);
   for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
   if (values.explain) for (const c of result.changes) io.stderr(describeChange(c) + '\n');
 }
