@@ -219,6 +219,11 @@ describe('answers that were silently wrong', () => {
     [['host', 'check', '--devices', 'all', '--sysfs', sysfs], /--devices takes PCI addresses/],
     [['host', 'check', '--devices', 'zz', '--sysfs', sysfs], /--devices: 'zz' is not a PCI address/],
     [['host', 'plan', '--gpus', 'all', '--bus-ids', 'x', '--sysfs', sysfs], /--bus-ids goes with --topo/],
+    // A malformed address is a usage mistake, as docs/errors.md says (these were exit 1).
+    [['hostdev', 'zz'], /^libvirt-passthrough hostdev: 'zz' is not a PCI address: write it as lspci prints it/],
+    [['hostdev', '1b:00'], /'1b:00' is not a PCI address/],
+    [['remove', '--address', 'zz', example('domain.xml')], /^libvirt-passthrough remove: --address: 'zz' is not a PCI address/],
+    [['predict', '--config', example('domain.xml'), '--qemu', '8.2.0', '--address', '3b:00'], /--address: '3b:00' is not a PCI address/],
   ])('%j is refused with usage', (args, message) => {
     const r = cli(args);
     expect(r.code).toBe(2);
@@ -282,6 +287,10 @@ describe('plans as people save them', () => {
     ['Latin-1 bytes', Buffer.from('{"hostdevs": [{"address": "1b:00.0", "alias": "n\xe9"}]}', 'latin1'), 1, /PLAN_INVALID: The plan .* is not valid UTF-8/],
     ['a syntax error gives line:column', Buffer.from('{\n  "hostdevs": [\n    { "address": "1b:00.0" }\n    { "address": "1c:00.0" }\n  ]\n}\n'), 1, /bom.json:4:5: PLAN_INVALID: The plan is not valid JSON: Expected ',' or ']' after array element\.\n$/],
     ['a truncated plan', Buffer.from('{\n  "hostdevs": [\n'), 1, /bom.json:3:1: PLAN_INVALID: The plan is not valid JSON: the text ends before the JSON does\.\n$/],
+    // Node 20 names no position for an unexpected token: it was put at the end of the file (6:1).
+    ['a trailing comma is located where it is', Buffer.from('{\n  "hostdevs": [\n    { "address": "1b:00.0" },\n  ]\n}\n'), 1, /bom.json:4:3: PLAN_INVALID: The plan is not valid JSON: [^\n]*\(JSON allows no comma before \]\)\.\n$/],
+    ['a trailing comma in an object', Buffer.from('{\n  "hostdevs": [\n    { "address": "1b:00.0", }\n  ]\n}\n'), 1, /bom.json:3:29: PLAN_INVALID: The plan is not valid JSON: [^\n]*\(JSON allows no comma before \}\)\.\n$/],
+    ['a misspelt literal', Buffer.from('{\n  "hostdevs": [\n    { "address": "1b:00.0", "managed": ture }\n  ]\n}\n'), 1, /bom.json:3:41: PLAN_INVALID: The plan is not valid JSON: /],
     ['an unknown key gets a did-you-mean', Buffer.from('{"hostdevs": [{"adress": "1b:00.0"}]}'), 1, /bom.json: PLAN_INVALID: The plan is invalid: unknown key "adress" in hostdevs\[0\]; did you mean "address"\?/],
   ])('%s', (_name, bytes, code, message) => {
     const plan = write('bom.json', bytes);
@@ -316,8 +325,8 @@ describe('echoed values are clipped; domain errors name the file', () => {
   });
 
   test.each([
-    ['out of range', ['hostdev', '1b:20.0'], 1, /'1b:20.0' is not a PCI address/],
-    ['100,000 characters', ['hostdev', 'z'.repeat(100_000)], 1, /'z+…' is not a PCI address/],
+    ['out of range', ['hostdev', '1b:20.0'], 2, /'1b:20.0' is not a PCI address/],
+    ['100,000 characters', ['hostdev', 'z'.repeat(100_000)], 2, /'z+…' is not a PCI address/],
     ['bad alias', ['hostdev', '1b:00.0', '--alias', '9lives'], 1, /--alias '9lives' is not an alias libvirt keeps/],
     ['bad rom bar', ['hostdev', '1b:00.0', '--rom-bar', 'maybe'], 2, /--rom-bar takes on or off, not 'maybe'/],
   ])('hostdev echoes the bad value (%s)', (_name, args, code, message) => {
@@ -325,5 +334,49 @@ describe('echoed values are clipped; domain errors name the file', () => {
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.split('\n')[0].length).toBeLessThan(300);
+  });
+});
+
+describe('transform --plan - reads the plan from standard input', () => {
+  const plan = fs.readFileSync(example('npu.plan.json'), 'utf8');
+
+  test.each([['transform'], ['remove']])('%s --plan - with a domain file works; a plan error names <stdin>', (command) => {
+    const input = command === 'transform' ? example('domain.xml') : write('planned.xml', cli(['transform', '--plan', example('npu.plan.json'), example('domain.xml')]).stdout);
+    const r = cli([command, '--plan', '-', input], plan);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout.includes("bus='0x1b'")).toBe(command === 'transform');
+    const bad = cli([command, '--plan', '-', input], '{\n  "hostdevs": [1,]\n}\n');
+    expect(bad.stderr).toMatch(new RegExp(`^libvirt-passthrough ${command}: <stdin>:2:18: PLAN_INVALID: `));
+  });
+
+  test.each([[[]], [['-']]])('plan and domain both from standard input is refused with usage (%j)', (domain) => {
+    const r = cli(['transform', '--plan', '-', ...domain], plan);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--plan - reads the plan from standard input, so the domain XML cannot come from there too: give DOMAIN\.xml/);
+  });
+
+  test('host plan … | transform --plan - DOMAIN.xml, through the binary', () => {
+    const r = bin([], { shell: `$LP host plan --gpus all --npus all --sysfs '${sysfs}' --qemu 8.2.0 2>/dev/null | $LP transform --plan - '${example('domain.xml')}'`.replace(/\$LP/g, `'${process.execPath}' '${BIN}'`) });
+    expect(r.stderr).toMatch(/^target: /);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("bus='0x3b'");
+    expect(r.stdout).toContain("bus='0x1b'");
+  });
+});
+
+describe('host check', () => {
+  test('findings that share a fix (each missing kernel parameter) print it once', () => {
+    const bare = makeSysfs({ cmdline: 'BOOT_IMAGE=/vmlinuz ro', devices: [{ path: ['pci0000:00', '0000:00:03.0', '0000:1b:00.0'], vendor: 0x19e5, device: 0xd801, classCode: NPU, group: '5' }] });
+    try {
+      const r = cli(['host', 'check', '--sysfs', bare]);
+      const missing = r.stdout.split('\n').filter((l) => /^WARNING kernel parameter .* is missing$/.test(l));
+      expect(missing.length).toBeGreaterThan(4);
+      expect(r.stdout.match(/^ +fix: add "transparent_hugepage=madvise/gm)).toHaveLength(1);
+      expect(r.stdout.match(/^ +why: the NPU pass-through guide recommends it/gm)).toHaveLength(1);
+      const json = JSON.parse(cli(['host', 'check', '--sysfs', bare, '--json']).stdout) as { fix?: string }[];
+      expect(json.filter((f) => f.fix?.startsWith('add "transparent_hugepage')).length).toBe(missing.length);
+    } finally {
+      fs.rmSync(bare, { recursive: true, force: true });
+    }
   });
 });

@@ -40,6 +40,25 @@ export function output(values: Record<string, unknown>, source: InPlaceSource | 
   if (numberedBackup) io.stderr(`kept the old text as ${excerpt(numberedBackup, 200)} (${excerpt(source.target, 200)}.bak was there already)\n`);
 }
 
+/**
+ * A PCI address typed on the command line (`hostdev ADDR`, `--address ADDR`): a malformed one is a mistake in the
+ * command line, exit 2 with the help (docs/errors.md), said before any file is read.
+ */
+export function commandLineAddress(option: string | undefined, value: string): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const parsed = (require('../pci/address') as typeof import('../pci/address')).parsePciAddress(value);
+  if (typeof parsed !== 'string') return;
+  const why = parsed.startsWith('PCI ') ? parsed : 'write it as lspci prints it, e.g. 0000:1b:00.0 or 1b:00.0';
+  throw new UsageError(`${option ? `${option}: ` : ''}'${excerpt(value)}' is not a PCI address: ${why}`);
+}
+
+/** `--plan -` takes standard input, so the domain XML must then come from a file. */
+export function refuseTwoFromStdin(plan: unknown, domain: string | undefined): void {
+  if (plan === '-' && (domain === undefined || domain === '-')) {
+    throw new UsageError('--plan - reads the plan from standard input, so the domain XML cannot come from there too: give DOMAIN.xml');
+  }
+}
+
 export const loadOptions = (maxBytes: number | undefined) => (maxBytes === undefined ? {} : { maxBytes });
 
 export function readMaxBytes(values: Record<string, unknown>): number | undefined {

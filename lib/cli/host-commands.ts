@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { excerpt } from '../errors';
 import { FULL_CONFIG_BYTES, captureHost, readHostCapture } from '../host/capture';
-import { checkHost } from '../host/check';
+import { Finding, checkHost } from '../host/check';
 import { cliquesFromTopology } from '../host/cliques';
 import { explainPlanFromHost } from '../host/plan';
 import { HostSnapshot, isAccelerator, isNetwork, isNvidiaGpu, readHostSnapshot } from '../host/snapshot';
@@ -104,6 +104,21 @@ export function qemuTarget(values: Record<string, unknown>, io: CliIo): { found?
   return { found, said: `target: ${why}` };
 }
 
+/**
+ * One line per finding; findings in a row that share their why and fix (each missing kernel parameter) print them
+ * once, after the last of them, so one fix line is not repeated eight times.
+ */
+function findingsText(findings: Finding[]): string {
+  return findings
+    .map((f, i) => {
+      const next = findings[i + 1];
+      const sameAsNext = next !== undefined && next.why === f.why && next.fix === f.fix;
+      const head = `${f.level.toUpperCase().padEnd(7)} ${f.what}\n`;
+      return sameAsNext ? head : `${head}        why: ${f.why}\n${f.fix ? `        fix: ${f.fix}\n` : ''}`;
+    })
+    .join('');
+}
+
 /** `liveRoot`: where the live host's /sys and /proc are (tests give a fake tree). */
 export function runHost(values: Record<string, unknown>, positionals: string[], io: CliIo, liveRoot = '/'): number {
   const [sub, ...rest] = positionals;
@@ -127,7 +142,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     if (devices === 'all') throw new UsageError('--devices takes PCI addresses, not all');
     const findings = checkHost(readSnapshot(values.sysfs, liveRoot), addresses('--devices', devices ?? []));
     if (values.json) io.stdout(JSON.stringify(findings, null, 2) + '\n');
-    else for (const f of findings) io.stdout(`${f.level.toUpperCase().padEnd(7)} ${f.what}\n        why: ${f.why}\n${f.fix ? `        fix: ${f.fix}\n` : ''}`);
+    else io.stdout(findingsText(findings));
     return findings.some((f) => f.level === 'error') ? 1 : 0;
   }
   if (sub === 'plan') {

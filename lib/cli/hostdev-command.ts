@@ -1,11 +1,10 @@
 import { excerpt, isPassthroughError } from '../errors';
 import type { PlanHostdev } from '../plan/types';
-import { CommandArgs } from './command';
+import { CommandArgs, commandLineAddress } from './command';
 import { CliFailure, CliIo, UsageError } from './io';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const snippetModule = () => require('../snippet') as typeof import('../snippet');
-const pciAddress = () => require('../pci/address') as typeof import('../pci/address');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export const HOSTDEV_HELP = `Usage: libvirt-passthrough hostdev ADDRESS [--alias NAME] [--unmanaged] [--rom-bar on|off]
@@ -23,11 +22,7 @@ Example:
 
 export function runHostdev({ values, positionals }: CommandArgs, io: CliIo): void {
   if (positionals.length !== 1) throw new UsageError('hostdev takes exactly one PCI address');
-  const address = pciAddress().parsePciAddress(positionals[0]);
-  if (typeof address === 'string') {
-    const why = address.startsWith('PCI ') ? address : 'write it as lspci prints it, e.g. 0000:1b:00.0 or 1b:00.0';
-    throw new CliFailure(`'${excerpt(positionals[0])}' is not a PCI address: ${why}`);
-  }
+  commandLineAddress(undefined, positionals[0]);
   const romBar = values['rom-bar'];
   if (romBar !== undefined && romBar !== 'on' && romBar !== 'off') throw new UsageError(`--rom-bar takes on or off, not '${excerpt(String(romBar))}'`);
   const entry: PlanHostdev = { address: positionals[0] };

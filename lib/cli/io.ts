@@ -120,20 +120,24 @@ export function displayName(file: string | undefined): string {
 export function readBytes(io: CliIo, file: string | undefined, what: string, limit = DEFAULT_READ_LIMIT): Uint8Array {
   let bytes: Uint8Array;
   if (file === undefined || file === '-') {
-    let piped: Uint8Array | undefined;
-    try {
-      piped = io.readStdin(limit);
-    } catch (err) {
-      if (err instanceof CliFailure) throw err;
-      throw new CliFailure(`cannot read standard input: ${describeErrno(err)}`);
-    }
-    if (piped === undefined) throw new UsageError(`no ${what}: give a file, or pipe it on standard input`);
-    bytes = piped;
+    bytes = readStdinOrFail(io, what, limit);
   } else {
     bytes = readFileOrFail(io, file, limit);
   }
   refuseTooLarge(bytes, file, what, limit);
   return bytes;
+}
+
+function readStdinOrFail(io: CliIo, what: string, limit: number): Uint8Array {
+  let piped: Uint8Array | undefined;
+  try {
+    piped = io.readStdin(limit);
+  } catch (err) {
+    if (err instanceof CliFailure) throw err;
+    throw new CliFailure(`cannot read standard input: ${describeErrno(err)}`);
+  }
+  if (piped === undefined) throw new UsageError(`no ${what}: give a file, or pipe it on standard input`);
+  return piped;
 }
 
 /** Bytes read with a limit hold one byte more when the input was longer: refuse it as the library would. */
@@ -146,17 +150,19 @@ export function refuseTooLarge(bytes: Uint8Array, file: string | undefined, what
 }
 
 /**
- * A plan file: UTF-8 JSON, with or without a byte order mark. Errors give line:column (syntax) or the
- * JSON path (schema, from validatePlan later).
+ * A plan file (or `-`: standard input): UTF-8 JSON, with or without a byte order mark. Errors give line:column
+ * (syntax) or the JSON path (schema, from validatePlan later).
  */
 export function readJson(io: CliIo, file: string, what: string): unknown {
-  const text = decodeJsonBytes(readFileOrFail(io, file, DEFAULT_READ_LIMIT), file, what);
+  const bytes = file === '-' ? readStdinOrFail(io, what, DEFAULT_READ_LIMIT) : readFileOrFail(io, file, DEFAULT_READ_LIMIT);
+  const name = displayName(file);
+  const text = decodeJsonBytes(bytes, name, what);
   try {
     return JSON.parse(text);
   } catch (err) {
-    const { reason, offset } = jsonSyntaxError((err as Error).message, text.length);
+    const { reason, offset } = jsonSyntaxError((err as Error).message, text);
     const error = new PassthroughError('PLAN_INVALID', `The ${what} is not valid JSON: ${reason}.`, new LineTable(text).positionOf(offset));
-    errorFiles.set(error, file);
+    errorFiles.set(error, name);
     throw error;
   }
 }
@@ -178,14 +184,46 @@ function decodeJsonBytes(bytes: Uint8Array, file: string, what: string): string 
   return text;
 }
 
-/** V8 says "... in JSON at position 46" (Node 20) or adds "(line 3 column 5)" (Node 22); keep the words, compute the place. */
-function jsonSyntaxError(message: string, length: number): { reason: string; offset: number } {
+/**
+ * V8 says "... in JSON at position 46" (Node 20) or adds "(line 3 column 5)" (Node 22); keep the words, compute the
+ * place. Node 20 gives no position for an unexpected token (a trailing comma: `Unexpected token ']', "…" is not
+ * valid JSON`): then the place is found by parsing prefixes.
+ */
+function jsonSyntaxError(message: string, text: string): { reason: string; offset: number } {
   const position = /at position (\d+)/.exec(message);
+  const offset = position ? Number(position[1]) : /^Unexpected end/.test(message) ? text.length : firstBadOffset(text);
   const reason = message
     .replace(/\s*\(line \d+ column \d+\)/, '')
     .replace(/\s*in JSON at position \d+/, '')
+    .replace(/, [\s\S]* is not valid JSON$/, '')
     .replace(/^Unexpected end of JSON input$/, 'the text ends before the JSON does');
-  return { reason: excerpt(reason, 120), offset: position ? Number(position[1]) : length };
+  const trailingComma = /^[\]}]$/.test(text[offset] ?? '') && /,\s*$/.test(text.slice(Math.max(0, offset - 200), offset));
+  return { reason: excerpt(trailingComma ? `${reason} (JSON allows no comma before ${text[offset]})` : reason, 120), offset };
+}
+
+/**
+ * Where JSON.parse stops understanding `text`: a prefix that parses or only ends too early could still become
+ * JSON, and once one cannot, no longer one can; so the first such prefix is found by bisection (on error paths only).
+ */
+function firstBadOffset(text: string): number {
+  const couldContinue = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return true;
+    } catch (err) {
+      const message = (err as Error).message;
+      const position = /at position (\d+)/.exec(message);
+      return /^Unexpected end/.test(message) || (position !== null && Number(position[1]) >= length);
+    }
+  };
+  let good = 0;
+  let bad = text.length;
+  while (bad - good > 1) {
+    const middle = (good + bad) >> 1;
+    if (couldContinue(middle)) good = middle;
+    else bad = middle;
+  }
+  return bad - 1;
 }
 
 /** A file's bytes; a file that cannot be read is one line and exit 1. Without a limit, a file past the default is refused. */

@@ -1,5 +1,5 @@
 import type { Plan } from '../plan/types';
-import { CommandArgs, loadOptions, output, readDomain, readMaxBytes } from './command';
+import { CommandArgs, commandLineAddress, loadOptions, output, readDomain, readMaxBytes, refuseTwoFromStdin } from './command';
 import { CliIo, UsageError, blame, displayName, readJson } from './io';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -13,7 +13,7 @@ The inverse of transform: removes the selected <hostdev> entries, their clique s
 Without a selection: every GPU recorded in the library's metadata.
 Something selected that is not in the domain (a typo, an alias without its device) is an error
 (REMOVE_NOT_FOUND, exit 1), and then nothing is removed or written.
-  --plan FILE      remove everything this plan added
+  --plan FILE      remove everything this plan added (- : from standard input; then give DOMAIN.xml)
   --address ADDR   a host PCI address (repeatable)
   --alias NAME     a device alias, with or without ua- (repeatable)
   --in-place       rewrite DOMAIN.xml as transform --in-place does (keeps DOMAIN.xml.bak, or .bak.1 …)
@@ -26,6 +26,8 @@ Example:
 
 export function runRemove({ values, positionals }: CommandArgs, io: CliIo): void {
   if (positionals.length > 1) throw new UsageError('remove takes at most one domain file');
+  refuseTwoFromStdin(values.plan, positionals[0]);
+  for (const address of (values.address as unknown as string[] | undefined) ?? []) commandLineAddress('--address', address);
   const maxBytes = readMaxBytes(values);
   const { xml, source } = readDomain(values, positionals, io, maxBytes);
   const addresses = values.address as unknown as string[] | undefined;
@@ -36,6 +38,6 @@ export function runRemove({ values, positionals }: CommandArgs, io: CliIo): void
       : addresses || aliases
         ? { addresses, aliases }
         : undefined;
-  const files = { xml: displayName(positionals[0]), plan: typeof values.plan === 'string' ? values.plan : undefined };
+  const files = { xml: displayName(positionals[0]), plan: typeof values.plan === 'string' ? displayName(values.plan) : undefined };
   output(values, source, blame(files, () => removeModule().removePassthrough(xml, selection, loadOptions(maxBytes))), io);
 }

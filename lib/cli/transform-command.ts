@@ -1,5 +1,5 @@
 import type { Plan } from '../plan/types';
-import { CommandArgs, loadOptions, output, readDomain, readMaxBytes } from './command';
+import { CommandArgs, loadOptions, output, readDomain, readMaxBytes, refuseTwoFromStdin } from './command';
 import { CliIo, UsageError, blame, displayName, readJson } from './io';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -11,7 +11,7 @@ export const TRANSFORM_HELP = `Usage: libvirt-passthrough transform --plan PLAN.
 
 Reads the domain XML from DOMAIN.xml (or standard input), adds what PLAN.json asks for, and
 prints the new XML on standard output. Nothing else in the document changes.
-  --plan FILE    the plan (JSON; see docs/plan.md)
+  --plan FILE    the plan (JSON; see docs/plan.md); - reads it from standard input (then give DOMAIN.xml)
   --explain      also print what was added, with output line numbers, on standard error
   --in-place     rewrite DOMAIN.xml atomically instead of printing; keeps the old text as
                  DOMAIN.xml.bak (or .bak.1, .2 … : an earlier backup is never overwritten), and
@@ -28,11 +28,13 @@ standard error; they decide how the cliques are written (docs/gpudirect.md, Vers
 Example:
   virsh dumpxml --inactive vm1 | libvirt-passthrough transform --plan gpus.json > vm1.xml
   virsh define vm1.xml
+  libvirt-passthrough host plan --gpus all | libvirt-passthrough transform --plan - vm1.xml > vm1.new.xml
 `;
 
 export function runTransform({ values, positionals }: CommandArgs, io: CliIo): void {
   if (typeof values.plan !== 'string') throw new UsageError('transform needs --plan PLAN.json');
   if (positionals.length > 1) throw new UsageError('transform takes at most one domain file');
+  refuseTwoFromStdin(values.plan, positionals[0]);
   // The one version grammar (lib/plan/version.ts), read only when a flag is given: no tool module loads otherwise.
   for (const flag of ['libvirt', 'qemu'] as const) if (values[flag] !== undefined) stackDetect().versionFlag(values, flag);
   const maxBytes = readMaxBytes(values);
@@ -50,7 +52,7 @@ export function runTransform({ values, positionals }: CommandArgs, io: CliIo): v
     io.stderr(`${describeChoice(chosen.choice, detect)}\n`);
   }
   const { xml, source } = readDomain(values, positionals, io, maxBytes);
-  const result = blame({ xml: displayName(positionals[0]), plan: values.plan }, () => transformModule().explainTransform(xml, plan, loadOptions(maxBytes)));
+  const result = blame({ xml: displayName(positionals[0]), plan: displayName(values.plan) }, () => transformModule().explainTransform(xml, plan, loadOptions(maxBytes)));
   output(values, source, result.xml, io);
   for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
   if (values.explain) for (const c of result.changes) io.stderr(describeChange(c) + '\n');
