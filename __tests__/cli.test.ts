@@ -37,7 +37,7 @@ test.each([
 test.each([
   ['bad XML → 1 with code and position', ['transform', '--plan', example('npu.plan.json')], '<domain>\n<os>\n</domain>', 1, /<stdin>:3:1: XML_MALFORMED: /],
   ['non-q35 → 1', ['transform', '--plan', example('npu.plan.json')], "<domain><os><type machine='pc'>hvm</type></os></domain>", 1, /MACHINE_NOT_Q35/],
-  ['bad address → 1', ['hostdev', '1b:20.0'], undefined, 1, /'1b:20.0' is not a PCI address: PCI slot 32 is out of range/],
+  ['bad address → 2 (usage)', ['hostdev', '1b:20.0'], undefined, 2, /'1b:20.0' is not a PCI address: PCI slot 32 is out of range/],
   ['missing --plan → 2', ['transform', example('domain.xml')], undefined, 2, /needs --plan/],
   ['unknown option → 2', ['inspect', '--bogus'], undefined, 2, /Unknown option/],
   ['unknown command → 2', ['frobnicate'], undefined, 2, /unknown command/],

@@ -89,16 +89,19 @@ export function isPassthroughError(value: unknown): value is PassthroughError {
   );
 }
 
-/** Names and labels in messages are cut short as they are (no folding): an error never echoes a hostile megabyte. */
-export function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
-}
-
 /**
- * Error messages quote input; keep quotes short so megabytes never reach a log line, and printable so binary
- * input (a config-space file given as text) never sends control characters to a terminal.
+ * Every value a message quotes goes through here (the library's, the CLI's and the hook's): cut to `max`
+ * characters so megabytes never reach a log line, on one line (any run of white space, newlines included,
+ * is one space) so a value cannot forge a log line of its own, and printable (control characters, and the
+ * bidirectional overrides that reorder what a terminal shows, become U+FFFD) so binary input never sends
+ * escape sequences to a terminal.
  */
 export function excerpt(text: string, max = 60): string {
-  const flat = text.replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd').trim();
+  const flat = text.replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** Names and labels: 40 characters and an ellipsis, through excerpt like every other quoted value. */
+export function clip(text: string): string {
+  return excerpt(text, 41);
 }

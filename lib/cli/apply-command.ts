@@ -1,3 +1,4 @@
+import { excerpt } from '../errors';
 import { ApplyResult, applyPlan, withDaemonTarget } from '../libvirt/apply';
 import { Plan } from '../plan/types';
 import { validatePlan } from '../plan/validate';
@@ -43,12 +44,14 @@ export function runApply(values: Record<string, string | boolean | undefined>, p
   return results.every((r) => r.code === 'OK') ? 0 : 1;
 }
 
+/** The VM name as typed and libvirt's words (which repeat it) are echoed clipped and printable, like every value. */
 function report(result: ApplyResult, io: CliIo): void {
-  for (const w of result.warnings) io.stderr(`${result.vm}: warning: ${w}\n`);
+  const vm = excerpt(result.vm);
+  for (const w of result.warnings) io.stderr(`${vm}: warning: ${excerpt(w, 2000)}\n`);
   if (result.code === 'OK') {
     if (result.diff) io.stdout(result.diff);
-    io.stdout(`${result.vm}: ${result.message}\n`);
+    io.stdout(`${vm}: ${excerpt(result.message, 2000)}\n`);
   } else {
-    io.stderr(`${result.vm}: ${result.code}: ${result.message}\n`);
+    io.stderr(`${vm}: ${result.code}: ${excerpt(result.message, 2000)}\n`);
   }
 }

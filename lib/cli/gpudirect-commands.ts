@@ -10,6 +10,7 @@ import { readHostSnapshot } from '../host/snapshot';
 import type { PciTreeNode } from '../layout/types';
 import { treeFromSysfs } from '../nccl/sysfs-tree';
 import { parsePciAddress } from '../pci/address';
+import { excerpt } from '../errors';
 import { CliIo, UsageError, readFileOrFail, readJson, readText } from './io';
 import { cpuOption, GuestTreePredictor } from './nccl-options';
 import { qemuFromFlagOrHost } from './stack-detect';
@@ -35,11 +36,11 @@ function readBytes(io: CliIo, file: string): Uint8Array {
 }
 
 export function runPredict(values: Record<string, unknown>, positionals: string[], io: CliIo): number {
-  if (positionals.length) throw new UsageError(`predict takes no positional arguments (got ${JSON.stringify(positionals[0]).slice(0, 40)}): give the file with --config FILE`);
+  if (positionals.length) throw new UsageError(`predict takes no positional arguments (got '${excerpt(positionals[0])}'): give the file with --config FILE`);
   const { config, architecture, address } = values;
   if (typeof config !== 'string') throw new UsageError('predict needs --config FILE');
   if (architecture !== undefined && (typeof architecture !== 'string' || !isGpudirectArchitecture(architecture))) {
-    throw new UsageError(`unknown --architecture ${String(architecture)}; one of ${GPUDIRECT_ARCHITECTURES.join(', ')}`);
+    throw new UsageError(`unknown --architecture ${excerpt(String(architecture))}; one of ${GPUDIRECT_ARCHITECTURES.join(', ')}`);
   }
   if (typeof address === 'string' && !/^#\d{1,4}$/.test(address)) {
     const parsed = parsePciAddress(address);
@@ -103,7 +104,7 @@ function placementText(p: P2PPlacement): string {
 }
 
 export function runVerifyGuest(values: Record<string, unknown>, positionals: string[], io: CliIo, predictGuestTree?: GuestTreePredictor): number {
-  if (positionals.length) throw new UsageError(`verify-guest takes no positional arguments (got ${JSON.stringify(positionals[0]).slice(0, 40)}): use --domain, --expect and --lspci`);
+  if (positionals.length) throw new UsageError(`verify-guest takes no positional arguments (got '${excerpt(positionals[0])}'): use --domain, --expect and --lspci`);
   let expected: GuestExpectation;
   let domainXml: string | undefined;
   if (typeof values.domain === 'string') expected = expectationFromDomain((domainXml = readText(io, values.domain, 'domain XML')));

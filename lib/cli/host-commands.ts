@@ -126,7 +126,7 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     if (rest.length !== 1) throw new UsageError('host capture takes one OUT.tar');
     if (fs.existsSync(rest[0]) && fs.statSync(rest[0]).isDirectory()) throw new UsageError(`host capture writes a tar file; ${excerpt(rest[0], 200)} is a folder`);
     const { files, configs } = captureHost(rest[0], typeof values.sysfs === 'string' ? values.sysfs : liveRoot);
-    io.stderr(`wrote ${rest[0]} (${files} files)\n`);
+    io.stderr(`wrote ${excerpt(rest[0], 200)} (${files} files)\n`);
     const short = Object.entries(configs).filter(([, bytes]) => bytes < FULL_CONFIG_BYTES).map(([address]) => address);
     if (short.length) {
       io.stderr(
@@ -178,5 +178,5 @@ export function runHost(values: Record<string, unknown>, positionals: string[], 
     for (const r of qemu.said ? [qemu.said, ...reasons] : reasons) io.stderr(`${r}\n`);
     return 0;
   }
-  throw new UsageError(`unknown host command '${sub ?? ''}': use check, plan or capture`);
+  throw new UsageError(`unknown host command '${excerpt(sub ?? '')}': use check, plan or capture`);
 }

@@ -94,8 +94,13 @@ function resolve(file: string): string {
  * link is followed only when it is ours or the folder owner's; another user's link could lead us (root) anywhere.
  */
 function refuseOthersLink(file: string): void {
-  const link = fs.lstatSync(file, { throwIfNoEntry: false });
-  if (!link?.isSymbolicLink() || link.uid === process.geteuid?.()) return;
+  let link: fs.Stats | undefined;
+  try {
+    link = fs.lstatSync(file);
+  } catch {
+    return; // resolve() says what is wrong with the name
+  }
+  if (!link.isSymbolicLink() || link.uid === process.geteuid?.()) return;
   const folder = fs.statSync(path.dirname(file));
   if ((folder.mode & 0o1002) !== 0o1002 || link.uid === folder.uid) return;
   throw new CliFailure(
