@@ -105,3 +105,12 @@ export function excerpt(text: string, max = 60): string {
 export function clip(text: string): string {
   return excerpt(text, 41);
 }
+
+/**
+ * Messages written by Node, not by us (parseArgs' "Unknown option '--…'", a system error naming a path), quote
+ * what was typed between single quotes: each quoted part goes through excerpt.
+ */
+export function excerptQuoted(message: string): string {
+  // parseArgs leaves its last quote open: `… as in '-- "--name"`.
+  return message.replace(/'([^']*)('|$)/g, (_, quoted: string, close: string) => `'${excerpt(quoted)}${close}`);
+}

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { excerpt, isPassthroughError } from '../errors';
+import { excerpt, excerptQuoted, isPassthroughError } from '../errors';
 import { Command } from './command';
 import { COMMANDS } from './commands';
 import { CliFailure, CliIo, UsageError, fileOfError, processIo } from './io';
@@ -55,7 +55,7 @@ function reportError(err: unknown, name: string, command: Command, io: CliIo, de
     return EXIT_BAD_INPUT;
   }
   if (err instanceof UsageError || (err as { code?: string } | null)?.code?.startsWith?.('ERR_PARSE_ARGS')) {
-    io.stderr(`${prefix}${oneLine((err as Error).message)}\n\n${command.help}`);
+    io.stderr(`${prefix}${oneLine(excerptQuoted((err as Error).message))}\n\n${command.help}`);
     trace();
     return EXIT_USAGE;
   }
@@ -65,7 +65,7 @@ function reportError(err: unknown, name: string, command: Command, io: CliIo, de
     return EXIT_BAD_INPUT;
   }
   const what = String(err); // Error.prototype.toString: "TypeError: message", also for errors from another realm
-  io.stderr(`${prefix}unexpected error: ${oneLine(what)}${debug ? '' : ' (run again with --debug for the stack trace, and please report it)'}\n`);
+  io.stderr(`${prefix}unexpected error: ${oneLine(excerptQuoted(what))}${debug ? '' : ' (run again with --debug for the stack trace, and please report it)'}\n`);
   trace();
   return EXIT_BAD_INPUT;
 }
