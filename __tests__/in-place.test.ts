@@ -165,6 +165,21 @@ describe('what sits at the file or at FILE.bak is never opened through, written 
     expect([read(`${file}.bak`), read(`${file}.bak.1`), read(`${file}.bak.2`)]).toEqual(texts.slice(0, 3));
   });
 
+  test('on a file system without hard links (link() refused) the backup still never replaces what is there', () => {
+    const { dir, file } = folder();
+    const victim = path.join(root, `victim-nolink-${path.basename(dir)}`);
+    fs.writeFileSync(victim, 'not yours\n');
+    fs.symlinkSync(victim, `${file}.bak`);
+    const nodeFs = require('node:fs') as typeof fs;
+    jest.spyOn(nodeFs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    });
+    const r = cli(['transform', '--plan', PLAN, file, '--in-place']);
+    expect(r).toMatchObject({ code: 0, stderr: `kept the old text as ${file}.bak.1 (${file}.bak was there already)\n` });
+    expect([read(`${file}.bak.1`), read(victim), fs.readlinkSync(`${file}.bak`)]).toEqual([DOMAIN, 'not yours\n', victim]);
+    expect(list(dir)).toEqual(['other.xml', 'vm.xml', 'vm.xml.bak', 'vm.xml.bak.1']);
+  });
+
   test('the backup has the mode of the file, the new file keeps it too', () => {
     const { file } = folder();
     fs.chmodSync(file, 0o640);

@@ -179,18 +179,36 @@ function keepBackup(folder: string, source: InPlaceSource, before: fs.BigIntStat
   const base = `${source.target}.bak`;
   for (let n = 0; n <= MAX_BACKUPS; n++) {
     const name = n === 0 ? base : `${base}.${n}`;
-    try {
-      fs.linkSync(temp, name); // fails on anything already there: a file, a link, a FIFO
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw err;
-    }
-    created.push(name);
-    fs.rmSync(temp);
-    created.splice(created.indexOf(temp), 1);
+    if (!nameWithoutReplacing(temp, name)) continue;
+    created.splice(created.indexOf(temp), 1, name);
     return name;
   }
   throw new CliFailure(`--in-place: ${excerpt(base, 200)} and ${MAX_BACKUPS} numbered backups exist; remove old ones, or give --no-backup. The file is unchanged`);
+}
+
+/**
+ * Gives `temp` the name `name` unless something is there (then false). link() fails on anything already there (a
+ * file, a link, a FIFO) and never follows it. File systems without hard links (vfat, some FUSE) fall back to
+ * rename() after checking the name is free: rename() replaces a link rather than following it, and the only race
+ * left is another program creating the name in between.
+ */
+function nameWithoutReplacing(temp: string, name: string): boolean {
+  let linked = false;
+  try {
+    fs.linkSync(temp, name);
+    linked = true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+  }
+  if (linked) {
+    fs.rmSync(temp);
+    return true;
+  }
+  if (fs.lstatSync(name, { throwIfNoEntry: false }) !== undefined) return false;
+  fs.renameSync(temp, name);
+  return true;
 }
 
 const tempPrefix = (base: string) => `.${base.slice(0, 100)}.lp-`;
