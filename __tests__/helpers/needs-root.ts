@@ -5,6 +5,8 @@
  */
 export const IS_ROOT = process.getuid?.() === 0;
 
+let warned = false;
+
 export function describeAsRoot(name: string, body: () => void): void {
   if (IS_ROOT) {
     describe(name, body);
@@ -13,7 +15,8 @@ export function describeAsRoot(name: string, body: () => void): void {
       throw new Error(`${name}: needs root (CI runs the tests as root; run them with sudo)`);
     }));
   } else {
-    console.warn(`libvirt-passthrough: skipping "${name}": it needs root (run the tests as root, e.g. sudo npm test)`);
+    if (!warned) console.warn(`libvirt-passthrough: skipping the suites of ${expect.getState().testPath?.split('/').pop()} that need root (run the tests as root, e.g. sudo npm test)`);
+    warned = true;
     describe.skip(name, body);
   }
 }
