@@ -89,6 +89,19 @@ describeAsRoot('--in-place in a sticky world-writable folder, another user plant
     expect(list(s.shared)).toEqual(['vm.xml']);
   });
 
+  test("root's killed run left a temp file already given to the file's owner: root's next run removes it, not another user's", () => {
+    const s = scene(VICTIM);
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const owners = { [`.vm.xml.lp-${dead}-${'a'.repeat(24)}.tmp`]: VICTIM, [`.vm.xml.lp-${dead}-${'b'.repeat(24)}.tmp`]: 65534 };
+    for (const [name, uid] of Object.entries(owners)) {
+      fs.writeFileSync(path.join(s.shared, name), 'partial', { mode: 0o600 });
+      fs.chownSync(path.join(s.shared, name), uid, uid);
+    }
+    expect(run(0, [process.execPath, readableByNobody().bin, 'transform', '--plan', readableByNobody().example('npu.plan.json'), s.file, '--in-place'])).toMatchObject({ code: 0 });
+    expect(list(s.shared)).toEqual([`.vm.xml.lp-${dead}-${'b'.repeat(24)}.tmp`, 'vm.xml', 'vm.xml.bak']);
+    expect(fs.statSync(s.file).uid).toBe(VICTIM);
+  });
+
   test("the victim's own symlink in that folder is followed as before", () => {
     const s = scene(VICTIM);
     const link = path.join(s.shared, 'current.xml');

@@ -61,8 +61,8 @@ export function writeInPlace(source: InPlaceSource, text: string, backup: boolea
   const bytes = Buffer.from(text, 'utf8');
   if (Buffer.from(source.bytes).equals(bytes)) return { changed: false };
   const folder = path.dirname(source.target);
-  removeStaleTemps(folder, path.basename(source.target));
   const before = verifyUnchanged(source);
+  removeStaleTemps(folder, path.basename(source.target), Number(before.uid));
   const created: string[] = [];
   let bakName: string | undefined;
   try {
@@ -223,8 +223,11 @@ function createTemp(folder: string, base: string, file: string): { name: string;
   }
 }
 
-/** Temp files of ours that a killed run left (its process is gone): they hold a complete or partial copy. */
-function removeStaleTemps(folder: string, base: string): void {
+/**
+ * Temp files of ours that a killed run left (its process is gone): they hold a complete or partial copy. Ours:
+ * our name pattern, and owned by us or by the file's owner (root's temp files get the owner before the rename).
+ */
+function removeStaleTemps(folder: string, base: string, owner: number): void {
   const prefix = tempPrefix(base);
   let names: string[];
   try {
@@ -237,7 +240,7 @@ function removeStaleTemps(folder: string, base: string): void {
     if (!tail || isAlive(Number(tail[1]))) continue;
     const full = path.join(folder, name);
     const stat = fs.lstatSync(full, { throwIfNoEntry: false });
-    if (stat?.isFile() && stat.uid === process.geteuid?.()) fs.rmSync(full, { force: true });
+    if (stat?.isFile() && (stat.uid === process.geteuid?.() || stat.uid === owner)) fs.rmSync(full, { force: true });
   }
 }
 
