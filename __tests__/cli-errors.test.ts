@@ -223,7 +223,7 @@ describe('answers that were silently wrong', () => {
     [['hostdev', 'zz'], /^libvirt-passthrough hostdev: 'zz' is not a PCI address: write it as lspci prints it/],
     [['hostdev', '1b:00'], /'1b:00' is not a PCI address/],
     [['remove', '--address', 'zz', example('domain.xml')], /^libvirt-passthrough remove: --address: 'zz' is not a PCI address/],
-    [['predict', '--config', example('domain.xml'), '--qemu', '8.2.0', '--address', '3b:00'], /--address: '3b:00' is not a PCI address/],
+    [['predict', '--config', example('domain.xml'), '--qemu', '8.2.0', '--address', '3b:00'], /--address: ['"]3b:00['"] is not a PCI address/],
   ])('%j is refused with usage', (args, message) => {
     const r = cli(args);
     expect(r.code).toBe(2);
