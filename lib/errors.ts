@@ -20,7 +20,11 @@ export type ErrorCode =
   | 'HOSTDEV_MISSING'
   | 'REMOVE_NOT_FOUND'
   | 'CONFIG_SPACE_UNREADABLE'
-  | 'LAYOUT_INVALID';
+  | 'LAYOUT_INVALID'
+  | 'LAYOUT_NEEDS_ACPI'
+  | 'LAYOUT_CELL_MISSING'
+  | 'LAYOUT_CONTROLLER_CONFLICT'
+  | 'LAYOUT_TOO_FEW_VCPUS';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -44,6 +48,10 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'REMOVE_NOT_FOUND',
   'CONFIG_SPACE_UNREADABLE',
   'LAYOUT_INVALID',
+  'LAYOUT_NEEDS_ACPI',
+  'LAYOUT_CELL_MISSING',
+  'LAYOUT_CONTROLLER_CONFLICT',
+  'LAYOUT_TOO_FEW_VCPUS',
 ];
 
 export interface ErrorDetails {

@@ -7,7 +7,9 @@ export type ChangeKind =
   | 'clique-unchanged'
   | 'namespace-added'
   | 'metadata-written'
-  | 'mmio-added';
+  | 'mmio-added'
+  | 'controller-added'
+  | 'numa-added';
 
 export interface Change {
   kind: ChangeKind;
@@ -22,6 +24,8 @@ export interface Change {
   via?: 'override' | 'commandline';
   /** The 64-bit MMIO window written, in GiB. */
   mmioWindowGiB?: number;
+  /** Guest NUMA cells created (the domain had none). */
+  cells?: number;
   /** 1-based line in the output where the added or existing element starts. */
   line?: number;
 }

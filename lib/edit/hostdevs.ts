@@ -6,12 +6,23 @@ import { PlannedHostdev } from '../plan/types';
 import { aliasLine, hostdevLines } from '../render/hostdev';
 import { Lines, XmlStyle } from '../render/style';
 import { hostdevPosition, insertAfter, insertFirst } from './anchors';
+import { Change } from './changes';
 import { insertInto, kindContainer } from './container';
 import { EditPlan, Gpu, addInsertion, conflict } from './edit-plan';
 import { rootControllerLines } from './mmio';
 
-/** New `<hostdev>` elements in one insertion; devices already present are checked and reused. Returns the GPUs that need a clique. */
-export function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], style: XmlStyle, out: EditPlan, window64GiB?: number): Gpu[] {
+/**
+ * New `<hostdev>` elements in one insertion; devices already present are checked and reused. Returns the GPUs that need
+ * a clique. `leading`: layout controllers, written in the same insertion just before the new hostdevs that sit on them.
+ */
+export function placeHostdevs(
+  facts: DomainFacts,
+  hostdevs: PlannedHostdev[],
+  style: XmlStyle,
+  out: EditPlan,
+  window64GiB?: number,
+  leading: { lines: Lines; change: Change }[] = [],
+): Gpu[] {
   const existingBySource = new Map(facts.hostdevs.map((h) => [h.sourceKey, h]));
   const added: PlannedHostdev[] = [];
   const gpus: Gpu[] = [];
@@ -24,12 +35,17 @@ export function placeHostdevs(facts: DomainFacts, hostdevs: PlannedHostdev[], st
   if (added.length > 0) {
     // Opening `<devices/>` (or creating `<devices>`) twice would overlap: a new pcie-root goes in the same insertion.
     const controller = window64GiB !== undefined && !facts.pcieRoot && (!facts.devices || facts.devices.selfClosing);
-    const blocks = [...(controller ? [rootControllerLines(facts, window64GiB, style)] : []), ...added.map((h) => hostdevLines(h, style))];
+    const blocks = [
+      ...(controller ? [rootControllerLines(facts, window64GiB, style)] : []),
+      ...leading.map((l) => l.lines),
+      ...added.map((h) => hostdevLines(h, style)),
+    ];
     const position = facts.devices ? hostdevPosition(facts, facts.devices) : 'last';
     const insertion = insertInto(facts, kindContainer(facts, style, 'devices'), blocks, style, position);
     const edit = addInsertion(out, insertion);
     if (controller) out.rootControllerPlaced = { edit, at: insertion.blockStarts[0] };
-    const first = controller ? 1 : 0;
+    const first = (controller ? 1 : 0) + leading.length;
+    leading.forEach((l, i) => out.changes.push({ change: l.change, edit, at: insertion.blockStarts[first - leading.length + i] }));
     added.forEach((h, i) =>
       out.changes.push({ change: { kind: 'hostdev-added', address: h.addressKey, alias: h.alias }, edit, at: insertion.blockStarts[first + i] }),
     );

@@ -7,6 +7,8 @@ import { EditPlan, emptyEditPlan } from './edit-plan';
 import { placeHostdevs } from './hostdevs';
 import { placeMetadata } from './metadata';
 import { placeMmio } from './mmio';
+import { decideLayout, placeCells, placeLonelyControllers } from './layout';
+import { PlanLayout } from '../layout/types';
 
 export type { EditPlan } from './edit-plan';
 
@@ -21,9 +23,15 @@ export function planEdits(
   style: XmlStyle,
   overrideStyle: OverrideStyle,
   mmio?: { window64GiB: number },
+  layout?: PlanLayout,
 ): EditPlan {
   const out = emptyEditPlan();
-  const gpus = placeHostdevs(facts, hostdevs, style, out, mmio?.window64GiB);
+  const decided = layout && decideLayout(facts, layout, hostdevs, style, out.warnings);
+  const planned = decided ? decided.hostdevs : hostdevs;
+  const addsHostdevs = planned.some((h) => !facts.hostdevs.some((e) => e.sourceKey === h.addressKey));
+  const gpus = placeHostdevs(facts, planned, style, out, mmio?.window64GiB, addsHostdevs ? decided?.controllerBlocks : []);
+  if (decided && !addsHostdevs) placeLonelyControllers(facts, decided, style, out);
+  if (decided) placeCells(facts, decided, style, out);
   if (gpus.length > 0) placeCliques(facts, gpus, style, overrideStyle, out);
   if (mmio) placeMmio(facts, mmio.window64GiB, style, out);
   writeCommandline(facts, style, out);

@@ -42,6 +42,8 @@ export interface PlannedHostdev {
   aliasWasGenerated: boolean;
   managed: boolean;
   guestAddress?: PciAddress;
+  /** Function 0 of a guest slot other planned functions share: written with multifunction='on'. */
+  guestMultifunction?: boolean;
   rom?: { bar?: 'on' | 'off'; file?: string };
   bootOrder?: number;
   device?: string;

@@ -18,7 +18,8 @@ export function hostdevLines(h: PlannedHostdev, style: XmlStyle): Lines {
   if (h.bootOrder !== undefined) lines.push([1, `<boot${attributes([['order', h.bootOrder]], q)}/>`]);
   if (h.rom) lines.push([1, `<rom${attributes(romAttributes(h.rom), q)}/>`]);
   if (h.guestAddress) {
-    lines.push([1, `<address${attributes([['type', 'pci'], ...pciAddressAttributes(h.guestAddress)], q)}/>`]);
+    const multifunction: [string, string][] = h.guestMultifunction ? [['multifunction', 'on']] : [];
+    lines.push([1, `<address${attributes([['type', 'pci'], ...pciAddressAttributes(h.guestAddress), ...multifunction], q)}/>`]);
   }
   lines.push([0, '</hostdev>']);
   return lines;

@@ -1,0 +1,95 @@
+import { DomainFacts, positionOf } from '../domain/facts';
+import { LayoutFacts, PciControllerFact } from '../domain/layout-facts';
+import { PassthroughError, excerpt } from '../errors';
+import { LayoutController } from '../layout/types';
+import { formatPciAddress } from '../pci/address';
+import { PlannedHostdev } from '../plan/types';
+import { controllerAddress } from './layout-render';
+
+/** The layout's controllers split into those to write and those the domain already has exactly as planned. */
+export interface ControllerDecision {
+  added: LayoutController[];
+  inPlace: LayoutController[];
+}
+
+/**
+ * Which layout controllers to add. One the domain already has with the same index, model, place and target is
+ * left as it is (a second transform, or a person who wrote it); anything else at that index or address, or a
+ * device of the domain that sits on a bus a new controller would provide, is a conflict: the layout's bus
+ * numbers would silently mean something else.
+ */
+export function decideControllers(facts: DomainFacts, lf: LayoutFacts, controllers: LayoutController[], hostdevs: PlannedHostdev[]): ControllerDecision {
+  const decision: ControllerDecision = { added: [], inPlace: [] };
+  const byIndex = new Map(lf.controllers.map((c) => [c.index, c]));
+  const ourSources = new Set(hostdevs.map((h) => h.addressKey));
+  for (const planned of controllers) {
+    const existing = byIndex.get(planned.index);
+    if (existing) {
+      const differences = differencesFrom(planned, existing);
+      if (differences.length > 0) {
+        throw conflict(
+          facts,
+          existing,
+          `The layout's controller ${planned.index} (${planned.model}) is already in the domain as a ${describe(existing)} ${differences.join(', ')}. ` +
+            `Give the layout indexes above the domain's highest controller index (${Math.max(...lf.controllers.map((c) => c.index))}), or remove that controller.`,
+        );
+      }
+      decision.inPlace.push(planned);
+      continue;
+    }
+    const where = formatPciAddress(controllerAddress(planned));
+    const occupant = facts.guestAddresses.get(where);
+    if (occupant) {
+      throw conflict(facts, { element: occupant }, `The layout puts controller ${planned.index} (${planned.model}) at guest address ${where}, which a <${excerpt(occupant.tagName, 40)}> of the domain already uses. Move that device or regenerate the layout.`);
+    }
+    const lodger = lf.addressed.find((d) => d.address.bus === planned.index && !isOurHostdev(facts, d.element, ourSources));
+    if (lodger) {
+      throw conflict(
+        facts,
+        lodger,
+        `A <${excerpt(lodger.element.tagName, 40)}> of the domain sits on bus ${planned.index}, the bus the layout's new controller ${planned.index} (${planned.model}) provides: ` +
+          'it would end up behind that controller. Give the layout other indexes, or move the device.',
+      );
+    }
+    decision.added.push(planned);
+  }
+  return decision;
+}
+
+function isOurHostdev(facts: DomainFacts, element: DomainFacts['root'], sources: Set<string>): boolean {
+  return facts.hostdevs.some((h) => h.element === element && sources.has(h.sourceKey));
+}
+
+function differencesFrom(planned: LayoutController, existing: PciControllerFact): string[] {
+  const found: string[] = [];
+  if (existing.model !== planned.model) found.push(`(model ${excerpt(existing.model ?? 'none', 40)})`);
+  const at = existing.address && formatPciAddress(existing.address);
+  const want = formatPciAddress(controllerAddress(planned));
+  if (at !== want) found.push(`at ${at ?? 'an address libvirt chooses'}, not ${want}`);
+  if (planned.model === 'pcie-expander-bus') {
+    if (existing.busNr !== planned.busNr) found.push(`with busNr ${existing.busNr ?? '(none)'}, not ${planned.busNr}`);
+    if (existing.node !== planned.node) found.push(`on node ${existing.node ?? '(none)'}, not ${planned.node}`);
+  }
+  if (planned.chassis !== undefined && existing.chassis !== planned.chassis) found.push(`with chassis ${existing.chassis ?? '(none)'}, not ${planned.chassis}`);
+  if (planned.port !== undefined && existing.port !== planned.port) found.push(`with port ${existing.port ?? '(none)'}, not ${planned.port}`);
+  return found;
+}
+
+function describe(c: PciControllerFact): string {
+  return excerpt(c.model ?? 'controller', 40);
+}
+
+function conflict(facts: DomainFacts, at: { element: DomainFacts['root'] }, message: string): PassthroughError {
+  return new PassthroughError('LAYOUT_CONTROLLER_CONFLICT', message, positionOf(facts, at.element));
+}
+
+/** Guest slots (bus:slot) that planned hostdevs share: function 0 of each gets multifunction='on'. */
+export function sharedSlots(hostdevs: PlannedHostdev[]): Set<string> {
+  const count = new Map<string, number>();
+  for (const h of hostdevs) {
+    if (!h.guestAddress) continue;
+    const key = `${h.guestAddress.domain}:${h.guestAddress.bus}:${h.guestAddress.slot}`;
+    count.set(key, (count.get(key) ?? 0) + 1);
+  }
+  return new Set([...count].filter(([, n]) => n > 1).map(([key]) => key));
+}

@@ -1,0 +1,86 @@
+import { DomainFacts, positionOf } from '../domain/facts';
+import { LayoutFacts, readLayoutFacts } from '../domain/layout-facts';
+import { PassthroughError } from '../errors';
+import { PlanLayout } from '../layout/types';
+import { PlannedHostdev } from '../plan/types';
+import { Lines, XmlStyle, nest } from '../render/style';
+import { Insertion, appendInside, insertAfter, insertFirst } from './anchors';
+import { Change } from './changes';
+import { EditPlan, addInsertion } from './edit-plan';
+import { decideCells } from './layout-cells';
+import { decideControllers, sharedSlots } from './layout-controllers';
+import { NewCell, cellLines, controllerLines } from './layout-render';
+
+/** A layout decided against one domain: the controllers to write (with the hostdevs) and the cells to create. */
+export interface LayoutDecision {
+  layout: PlanLayout;
+  facts: LayoutFacts;
+  /** Controllers to add, in the plan's order, each with the change it reports. */
+  controllerBlocks: { lines: Lines; change: Change }[];
+  cells: NewCell[];
+  /** The planned hostdevs, function 0 of a shared guest slot marked multifunction. */
+  hostdevs: PlannedHostdev[];
+}
+
+/**
+ * Checks a layout against the domain and decides what to write; nothing is written yet. Refuses a domain
+ * without ACPI when the layout has NUMA nodes: libvirt then passes -no-acpi, the guest gets no _PXM, and every
+ * device's numa_node is -1 (seen with the guest oracle), so the layout would be written for nothing.
+ */
+export function decideLayout(facts: DomainFacts, layout: PlanLayout, hostdevs: PlannedHostdev[], style: XmlStyle, warnings: string[]): LayoutDecision {
+  const lf = readLayoutFacts(facts);
+  const numaLayout = layout.cells.length > 0 || layout.controllers.some((c) => c.model === 'pcie-expander-bus');
+  if (numaLayout && !lf.acpi) {
+    throw new PassthroughError(
+      'LAYOUT_NEEDS_ACPI',
+      "The layout places devices on guest NUMA nodes, but the domain has no <features><acpi/>: libvirt then starts QEMU with -no-acpi and the guest sees every device's numa_node as -1. Add <acpi/> to <features> (UEFI guests need it anyway).",
+      lf.features ? positionOf(facts, lf.features) : undefined,
+    );
+  }
+  const cells = decideCells(facts, lf, layout.cells, warnings);
+  const decision = decideControllers(facts, lf, layout.controllers, hostdevs);
+  const shared = sharedSlots(hostdevs);
+  return {
+    layout,
+    facts: lf,
+    cells,
+    controllerBlocks: decision.added.map((c) => ({ lines: controllerLines(c, style), change: { kind: 'controller-added', alias: `pci.${c.index}` } })),
+    hostdevs: hostdevs.map((h) => {
+      const g = h.guestAddress;
+      return g && g.function === 0 && shared.has(`${g.domain}:${g.bus}:${g.slot}`) ? { ...h, guestMultifunction: true } : h;
+    }),
+  };
+}
+
+/**
+ * Controllers that could not ride along with new hostdevs (every planned device was already in the domain):
+ * after the domain's last controller, else first in `<devices>`.
+ */
+export function placeLonelyControllers(facts: DomainFacts, decision: LayoutDecision, style: XmlStyle, out: EditPlan): void {
+  if (decision.controllerBlocks.length === 0) return;
+  const blocks = decision.controllerBlocks.map((b) => b.lines);
+  const last = decision.facts.controllers[decision.facts.controllers.length - 1];
+  const insertion = last ? insertAfter(facts, last.element, blocks, style) : insertFirst(facts, facts.devices!, blocks, style);
+  recordChanges(out, insertion, decision.controllerBlocks.map((b) => b.change));
+}
+
+/** The cells the layout needs, when the domain had none: `<numa>` in `<cpu>` (opened or created after `<features>`). */
+export function placeCells(facts: DomainFacts, decision: LayoutDecision, style: XmlStyle, out: EditPlan): void {
+  if (decision.cells.length === 0) return;
+  const { cpu, numa, features } = decision.facts;
+  const cells = cellLines(decision.cells, style);
+  let insertion: Insertion;
+  if (numa) insertion = numa.selfClosing || numa.children.length === 0 ? insertFirst(facts, numa, [cells], style) : appendInside(facts, numa, [cells], style);
+  else if (cpu) insertion = appendInside(facts, cpu, [numaLines(cells)], style);
+  else insertion = insertAfter(facts, features!, [[[0, '<cpu>'], ...nest(numaLines(cells)), [0, '</cpu>']]], style);
+  recordChanges(out, insertion, [{ kind: 'numa-added', cells: decision.cells.length }]);
+}
+
+function numaLines(cells: Lines): Lines {
+  return [[0, '<numa>'], ...nest(cells), [0, '</numa>']];
+}
+
+function recordChanges(out: EditPlan, insertion: Insertion, changes: Change[]): void {
+  const edit = addInsertion(out, insertion);
+  changes.forEach((change, i) => out.changes.push({ change, edit, at: insertion.blockStarts[Math.min(i, insertion.blockStarts.length - 1)] }));
+}
