@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'LAYOUT_NEEDS_ACPI'
   | 'LAYOUT_CELL_MISSING'
   | 'LAYOUT_CONTROLLER_CONFLICT'
-  | 'LAYOUT_TOO_FEW_VCPUS';
+  | 'LAYOUT_TOO_FEW_VCPUS'
+  | 'LAYOUT_BUS_OVERLAP';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -52,6 +53,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'LAYOUT_CELL_MISSING',
   'LAYOUT_CONTROLLER_CONFLICT',
   'LAYOUT_TOO_FEW_VCPUS',
+  'LAYOUT_BUS_OVERLAP',
 ];
 
 export interface ErrorDetails {

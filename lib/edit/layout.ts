@@ -1,7 +1,8 @@
 import { DomainFacts, positionOf } from '../domain/facts';
 import { LayoutFacts, readLayoutFacts } from '../domain/layout-facts';
 import { PassthroughError } from '../errors';
-import { PlanLayout } from '../layout/types';
+import { LayoutController, PlanLayout } from '../layout/types';
+import { busMember, numberBuses } from '../layout/guest-buses';
 import { PlannedHostdev } from '../plan/types';
 import { Lines, XmlStyle, nest } from '../render/style';
 import { Insertion, appendInside, insertAfter, insertFirst } from './anchors';
@@ -39,6 +40,7 @@ export function decideLayout(facts: DomainFacts, layout: PlanLayout, hostdevs: P
   }
   const cells = decideCells(facts, lf, layout.cells, warnings);
   const decision = decideControllers(facts, lf, layout.controllers, hostdevs);
+  checkGuestBuses(lf, decision.added);
   const shared = sharedSlots(hostdevs);
   return {
     layout,
@@ -50,6 +52,14 @@ export function decideLayout(facts: DomainFacts, layout: PlanLayout, hostdevs: P
       return g && g.function === 0 && shared.has(`${g.domain}:${g.bus}:${g.slot}`) ? { ...h, guestMultifunction: true } : h;
     }),
   };
+}
+
+/** The guest's bus numbers with the new controllers in place must not overlap (numberBuses throws if they do). */
+function checkGuestBuses(lf: LayoutFacts, added: LayoutController[]): void {
+  const controllers = new Map(lf.controllers.map((c) => [c.element, c]));
+  const members = lf.addressed.filter((d) => d.address.domain === 0).map((d) => busMember(d.address, controllers.get(d.element)));
+  for (const c of added) members.push(busMember(c, c));
+  numberBuses(members);
 }
 
 /**
