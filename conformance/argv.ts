@@ -28,6 +28,11 @@ export function vfioDevices(words: string[]): VfioDevice[] {
   return devices;
 }
 
+/** Every `-device` given as JSON (libvirt 8.2+ with QEMU 6.2+; both stacks here). */
+export function jsonDevices(words: string[]): string[] {
+  return words.filter((w, i) => words[i - 1] === '-device' && w.startsWith('{'));
+}
+
 /** `-set` and `-global` options, which apply to devices and so belong in the QEMU check. */
 export function deviceOptions(words: string[]): string[] {
   const options: string[] = [];

@@ -6,6 +6,7 @@ import { overrideStyleFor } from '../lib/plan/stack';
 import { Plan } from '../lib/plan/types';
 import { readPlanAddress } from '../lib/plan/validate';
 import { transformDomain } from '../lib/transform';
+import { controllerExpectations } from './layout';
 import { REPO } from './repo';
 import { CliqueExpectation, Status } from './judge';
 
@@ -36,7 +37,8 @@ export function expectationFor(plan: Plan): CliqueExpectation {
   });
   // The library's own rule (lib/plan/stack.ts) for which form it wrote; the oracle then proves what that form does.
   const commandlineStyle = plan.hostdevs.some((h) => h.gpudirect) && overrideStyleFor(plan.target ?? {}) === 'commandline';
-  return { hosts, commandlineStyle, mmioGiB: plan.mmio?.window64GiB };
+  const controllers = controllerExpectations(plan);
+  return { hosts, commandlineStyle, mmioGiB: plan.mmio?.window64GiB, ...(controllers.length > 0 ? { controllers } : {}) };
 }
 
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));

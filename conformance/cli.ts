@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { ConformanceCase, corpusCases, fixtureCases, negativeCases } from './cases';
+import { BootCase, bootAndJudge, bootCases, bootUnavailable } from './guest-boot';
 import { Judgement, judge } from './judge';
 import { OracleVerdict, runOracle } from './oracle';
 import { hostStack, Stack, TRIXIE_ROOT, trixieStack } from './stacks';
@@ -35,7 +36,26 @@ function wantedStacks(): Stack['id'][] {
   return ids as Stack['id'][];
 }
 
-async function judgeOnStack(stack: Stack, cases: ConformanceCase[]): Promise<{ lines: Line[]; seconds: number }> {
+/**
+ * The layout fixtures booted under TCG with guest-boot: the guest's bus IDs and NUMA nodes against the prediction.
+ * Without root or guest-boot one line says what is missing: a skip on a workstation, a failure in CI.
+ */
+async function bootOnStack(stack: Stack, cases: BootCase[]): Promise<Line[]> {
+  if (cases.length === 0) return [];
+  const unavailable = bootUnavailable();
+  if (unavailable) {
+    if (!process.env.CI) {
+      process.stderr.write(`conformance: guest boots skipped on ${stack.id}: ${unavailable}\n`);
+      return [];
+    }
+    return [{ name: 'boot/layout fixtures', stack: stack.id, judgement: { status: 'fail', reasons: [unavailable] } }];
+  }
+  process.stderr.write(`conformance: booting ${cases.length} layout fixture(s) on ${stack.label}\n`);
+  const results = await bootAndJudge(cases, stack);
+  return results.map((r) => ({ name: r.name, stack: stack.id, judgement: r.judgement }));
+}
+
+async function judgeOnStack(stack: Stack, cases: ConformanceCase[], boots: BootCase[]): Promise<{ lines: Line[]; seconds: number }> {
   const started = Date.now();
   const verdicts = new Map((await runOracle(cases, stack)).map((v) => [v.name, v]));
   const lines: Line[] = [];
@@ -46,6 +66,7 @@ async function judgeOnStack(stack: Stack, cases: ConformanceCase[]): Promise<{ l
       lines.push({ name: c.name, stack: stack.id, judgement: judge(verdict, c.expect, c.baseline ? verdicts.get(c.baseline) : undefined) });
     }
   }
+  lines.push(...(await bootOnStack(stack, boots)));
   return { lines, seconds: Math.round((Date.now() - started) / 100) / 10 };
 }
 
@@ -79,11 +100,12 @@ async function main(): Promise<number> {
   const started = Date.now();
   const corpus = corpusCases();
   const cases = [...negativeCases(), ...fixtureCases(), ...corpus.cases];
+  const boots = bootCases();
   const lines: Line[] = corpus.refusals.map((r) => ({ name: r.name, judgement: { status: r.status, reasons: r.reasons } }));
   const perStack: Record<string, object> = {};
   for (const stack of stacks) {
     process.stderr.write(`conformance: ${cases.length} files on ${stack.label}\n`);
-    const run = await judgeOnStack(stack, cases);
+    const run = await judgeOnStack(stack, cases, boots);
     lines.push(...run.lines);
     perStack[stack.id] = {
       label: stack.label, passed: count(run.lines, 'pass'), failed: count(run.lines, 'fail'),

@@ -1,3 +1,4 @@
+import { ControllerExpectation, controllerProblems } from './layout';
 import { OracleVerdict } from './oracle';
 
 /** What a transformed file must show on the QEMU command line: per host PCI address, its clique or none. */
@@ -9,6 +10,8 @@ export interface CliqueExpectation {
   /** The planned 64-bit MMIO window: it must reach QEMU as q35-pcihost.pci-hole64-size (and OVMF's fw_cfg). */
   mmioGiB?: number;
   ovmf?: boolean;
+  /** The plan's layout controllers: each must reach QEMU as its device (pxb-pcie with bus_nr and numa_node, switch ports). */
+  controllers?: ControllerExpectation[];
 }
 
 export type Status = 'pass' | 'fail' | 'refused-before';
@@ -51,6 +54,7 @@ function cliqueProblems(verdict: OracleVerdict, expect: CliqueExpectation): stri
     const fwCfg = `name=opt/ovmf/X-PciMmio64Mb,string=${expect.mmioGiB * 1024}`;
     if (expect.ovmf && !verdict.fwCfg.includes(fwCfg)) problems.push(`argv: no -fw_cfg ${fwCfg}`);
   }
+  if (expect.controllers) problems.push(...controllerProblems(verdict.deviceJson, expect.controllers));
   for (const [host, clique] of Object.entries(expect.hosts)) {
     const device = verdict.devices.find((d) => JSON.parse(d.json).host === host);
     if (!device) {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { argvWords, deviceOptions, vfioDevices, VfioDevice } from './argv';
+import { argvWords, deviceOptions, jsonDevices, vfioDevices, VfioDevice } from './argv';
 import { droppedFacts } from './facts';
 import { hasKvm, tcgTwin, withVfioDrivers } from './prepare';
 import { REPO } from './repo';
@@ -24,6 +24,8 @@ export interface OracleVerdict {
   argv: string;
   /** vfio-pci devices of the QEMU command line. */
   devices: VfioDevice[];
+  /** Every JSON `-device` of the command line (controllers included). */
+  deviceJson: string[];
   /** The values of every -global and -fw_cfg option of the command line. */
   globals: string[];
   fwCfg: string[];
@@ -98,7 +100,7 @@ function readVerdict(input: OracleInput, base: string, stack: Stack): OracleVerd
   const options = deviceOptions(words);
   const valuesOf = (flag: string) => words.flatMap((w, i) => (words[i - 1] === flag ? [w] : []));
   return {
-    name: input.name, rng, define, dropped, argv, devices, globals: valuesOf('-global'), fwCfg: valuesOf('-fw_cfg'),
+    name: input.name, rng, define, dropped, argv, devices, deviceJson: jsonDevices(words), globals: valuesOf('-global'), fwCfg: valuesOf('-fw_cfg'),
     qemu: commandLine === undefined ? 'not run: no argv' : qemuVerdict(devices, options, stack),
   };
 }

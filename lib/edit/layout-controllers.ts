@@ -61,9 +61,9 @@ function isOurHostdev(facts: DomainFacts, element: DomainFacts['root'], sources:
 }
 
 function differencesFrom(planned: LayoutController, existing: PciControllerFact): string[] {
-  const found: string[] = [];
-  if (existing.model !== planned.model) found.push(`(model ${excerpt(existing.model ?? 'none', 40)})`);
   const at = existing.address && formatPciAddress(existing.address);
+  if (existing.model !== planned.model) return [`at ${at ?? 'an address libvirt chooses'}`];
+  const found: string[] = [];
   const want = formatPciAddress(controllerAddress(planned));
   if (at !== want) found.push(`at ${at ?? 'an address libvirt chooses'}, not ${want}`);
   if (planned.model === 'pcie-expander-bus') {

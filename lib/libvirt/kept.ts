@@ -5,7 +5,8 @@ import { formatPciAddress, pciAddressFromAttributes } from '../pci/address';
 
 /**
  * What libvirt must keep of a domain, one line each: `alias NAME`, `hostdev SRC`, `hostdev SRC at
- * GUEST`, `override ALIAS PROP=VALUE (TYPE)`, `arg VALUE`, `pcihole64 N UNIT`, `metadata gpu ALIAS …`.
+ * GUEST`, `override ALIAS PROP=VALUE (TYPE)`, `arg VALUE`, `controller pci.N MODEL at ADDR [busNr= node=]`,
+ * `pcihole64 N UNIT`, `metadata gpu ALIAS …`.
  * Comparing these between the XML given to `virsh define` and libvirt's `dumpxml` shows what libvirt
  * silently dropped. The same facts as the conformance harness checks on every fixture.
  */
@@ -99,6 +100,15 @@ function factsOf<N>(el: N, read: FactReader<N>): string[] {
     return [`override ${read.attribute(up(el, 2)!, 'alias')} ${attr('name')}${value} (${type})`];
   }
   if (is(el, 'arg', QEMU_NS) && is(up(el, 1), 'commandline', QEMU_NS)) return [`arg ${attr('value')}`];
+  if (is(el, 'address') && is(up(el, 1), 'controller') && read.attribute(up(el, 1)!, 'type') === 'pci' && attr('type') === 'pci') {
+    // A guest layout's bus numbers depend on every controller's index, model, place, busNr and node.
+    const controller = up(el, 1)!;
+    const target = read.children(controller).find((c) => is(c, 'target'));
+    const node = target && read.children(target).find((c) => is(c, 'node'));
+    const busNr = target && read.attribute(target, 'busNr');
+    const extra = (busNr ? ` busNr=${busNr}` : '') + (node ? ` node=${read.text(node).trim()}` : '');
+    return [`controller pci.${read.attribute(controller, 'index')} ${read.attribute(controller, 'model')} at ${pci(el)}${extra}`];
+  }
   if (is(el, 'pcihole64')) return [`pcihole64 ${read.text(el).trim()} ${attr('unit') ?? 'KiB'}`];
   if (is(el, 'gpu', PASSTHROUGH_NS)) return [`metadata gpu ${attr('alias')} clique=${attr('clique')} offset=${attr('offset')}`];
   return [];

@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { guestTreeFromDomain } from '../lib/layout/guest-tree';
+import { PciTreeNode } from '../lib/layout/types';
+import { Judgement } from './judge';
+import { REPO } from './repo';
+import { Stack } from './stacks';
+
+/** A transformed domain with a layout, and where guestTreeFromDomain says each placed device will be in the guest. */
+export interface BootCase {
+  name: string;
+  xml: string;
+  /** libvirt alias (`ua-gpu0`) → predicted guest BDF and NUMA node. */
+  predicted: Record<string, { bdf: string; node: number }>;
+}
+
+export function guestBootDir(): string {
+  return path.resolve(process.env.LIBVIRT_PASSTHROUGH_GUEST_BOOT ?? path.join(REPO, '..', 'shared', 'tools', 'guest-boot'));
+}
+
+const CASES_DIR = path.join(REPO, '__tests__', 'cases');
+
+/** Every layout fixture's output (`__tests__/cases/layout-*` with an expected.xml), with the library's prediction. */
+export function bootCases(): BootCase[] {
+  return fs
+    .readdirSync(CASES_DIR)
+    .filter((d) => d.startsWith('layout-') && fs.existsSync(path.join(CASES_DIR, d, 'expected.xml')))
+    .sort()
+    .map((d) => {
+      const xml = fs.readFileSync(path.join(CASES_DIR, d, 'expected.xml'), 'utf8');
+      const predicted: BootCase['predicted'] = {};
+      const visit = (n: PciTreeNode, node: number) => {
+        if (n.role && n.alias) predicted[`ua-${n.alias}`] = { bdf: n.bdf, node };
+        n.children.forEach((c) => visit(c, node));
+      };
+      for (const cpu of guestTreeFromDomain(xml).cpus) cpu.roots.forEach((r) => visit(r, cpu.numaNode));
+      return { name: `boot/${d}`, xml, predicted };
+    });
+}
+
+/** What guest-boot's boot.sh printed (the fields judged here). */
+interface BootReport {
+  error?: string;
+  standIns?: Record<string, string>;
+  missing?: string[];
+  missingDevices?: string[];
+  devices?: { bdf: string; numaNode: number }[];
+  guestSeconds?: number;
+}
+
+/** Boots each case under TCG on the stack (two at a time) and judges what the guest kernel saw against the prediction. */
+export async function bootAndJudge(cases: BootCase[], stack: Stack, parallel = 2): Promise<{ name: string; judgement: Judgement }[]> {
+  const results: { name: string; judgement: Judgement }[] = new Array(cases.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < cases.length; i = next++) {
+      const report = await boot(cases[i], stack);
+      results[i] = { name: cases[i].name, judgement: judgeBoot(cases[i], report) };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, cases.length) }, worker));
+  return results;
+}
+
+/** Each predicted device must be in the guest at its predicted BDF, on its predicted NUMA node; nothing may be missing. */
+export function judgeBoot(c: BootCase, report: BootReport): Judgement {
+  if (report.error) return { status: 'fail', reasons: [`boot: ${report.error}`] };
+  const reasons: string[] = [];
+  const nodes = new Map((report.devices ?? []).map((d) => [d.bdf, d.numaNode]));
+  for (const [alias, want] of Object.entries(c.predicted)) {
+    const got = report.standIns?.[alias];
+    if (got === undefined) reasons.push(`${alias}: not in the guest (predicted ${want.bdf})`);
+    else if (got !== want.bdf) reasons.push(`${alias}: guest has it at ${got}, predicted ${want.bdf}`);
+    else if (nodes.get(got) !== want.node) reasons.push(`${alias}: numa_node ${nodes.get(got)}, planned ${want.node}`);
+  }
+  if (Object.keys(c.predicted).length === 0) reasons.push('no placed device predicted: the fixture tests nothing');
+  for (const alias of Object.keys(report.standIns ?? {})) if (!(alias in c.predicted)) reasons.push(`${alias}: in the guest but not predicted`);
+  if (report.missing?.length) reasons.push(`missing in the guest: ${report.missing.join(', ')}`);
+  if (report.missingDevices?.length) reasons.push(`devices missing in the guest: ${report.missingDevices.join(', ')}`);
+  if (reasons.length > 0) return { status: 'fail', reasons };
+  const seen = Object.entries(c.predicted).map(([alias, want]) => `${alias} ${want.bdf} node ${want.node}`);
+  return { status: 'pass', reasons: [`guest ${report.guestSeconds} s, as predicted: ${seen.join(', ')}`] };
+}
+
+function boot(c: BootCase, stack: Stack): Promise<BootReport> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libvirt-passthrough-boot-'));
+  const file = path.join(dir, `${c.name.replace(/\W+/g, '-')}.xml`);
+  fs.writeFileSync(file, c.xml);
+  return new Promise((resolve) => {
+    const child = spawn('bash', [path.join(guestBootDir(), 'boot.sh'), '--stack', stack.id, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (err) => resolve({ error: err.message }));
+    child.on('close', (code) => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      let report: BootReport | undefined;
+      try {
+        report = JSON.parse(stdout) as BootReport;
+      } catch {
+        report = undefined;
+      }
+      // Exit 3 (stand-ins missing) still has a report, which names what is missing.
+      if (report && (code === 0 || code === 3)) return resolve(report);
+      resolve({ error: `boot.sh exit ${code}: ${(report?.error ?? stderr.trim().split('\n').slice(-3).join('; ')) || 'no message'}` });
+    });
+  });
+}
+
+/** Why the boots cannot run here, if they cannot: not root, or guest-boot not installed. */
+export function bootUnavailable(): string | undefined {
+  const dir = guestBootDir();
+  if (!fs.existsSync(path.join(dir, 'boot.sh'))) return `guest-boot not found at ${dir} (a checkout of ../shared beside the repository, or set LIBVIRT_PASSTHROUGH_GUEST_BOOT)`;
+  if (process.getuid?.() !== 0) return 'the guest boots need root (namespaces): sudo npm run test:libvirt';
+  return undefined;
+}
