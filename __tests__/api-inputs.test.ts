@@ -34,6 +34,7 @@ const GOOD_FIRST: Record<string, unknown> = {
   explainTransform: domain,
   inspectDomain: domain,
   removePassthrough: domain,
+  guestTreeFromDomain: domain,
   keptFacts: domain,
   droppedFacts: domain,
   onDefineDomain: '{}',

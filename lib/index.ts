@@ -21,6 +21,8 @@ export {
 } from './gpudirect/architecture';
 export type { GpuArchitecture, KnownNvidiaDevice } from './gpudirect/architecture';
 export { encodeP2PCapability, decodeP2PCapability, approvalParameters } from './gpudirect/capability';
+export { guestTreeFromDomain } from './layout/guest-tree';
+export type { PciTree, PciTreeNode } from './layout/types';
 export { removePassthrough } from './remove';
 export type { RemoveSelection } from './remove';
 export { walkCapabilities, findP2PCapability } from './gpudirect/config-space';
