@@ -5,8 +5,9 @@ import { lookupNvidiaDevice } from '../gpudirect/architecture';
 import { DeviceRole, LayoutCell, LayoutKind, LayoutLink } from '../layout/types';
 import { parseDeviceId } from '../pci/address';
 import { PlannedHostdev } from '../plan/types';
-import { METADATA_PREFIX } from '../render/metadata';
-import { Lines, XmlStyle, attributes } from '../render/style';
+import { METADATA_PREFIX, MetadataPart } from '../render/metadata';
+import { Lines, XmlStyle, attributes, placeLines } from '../render/style';
+import { indentOf } from './anchors';
 import { PlanLayout } from '../layout/types';
 
 /**
@@ -66,6 +67,18 @@ export function layoutRecordLines(record: LayoutRecord, style: XmlStyle): Lines 
   }
   lines.push([0, `</${p}:${LAYOUT_PART}>`]);
   return lines;
+}
+
+/** The record as a part of the library's metadata; undefined when the domain already holds exactly this record. */
+export function layoutMetadataPart(facts: DomainFacts, record: LayoutRecord, style: XmlStyle): MetadataPart | undefined {
+  const lines = layoutRecordLines(record, style);
+  const existing = layoutRecordElement(facts);
+  if (existing) {
+    const indent = indentOf(facts, existing);
+    const text = placeLines(lines, indent, style).slice(style.newline.length + indent.length);
+    if (text === facts.doc.body.slice(existing.start, existing.elementEnd)) return undefined;
+  }
+  return { name: LAYOUT_PART, lines };
 }
 
 /** The `<passthrough:layout>` element of the library's record, if the domain has one. */

@@ -4,10 +4,11 @@ import { PassthroughError } from '../errors';
 import { LayoutController, PlanLayout } from '../layout/types';
 import { busMember, numberBuses } from '../layout/guest-buses';
 import { PlannedHostdev } from '../plan/types';
-import { Lines, XmlStyle, nest } from '../render/style';
-import { Insertion, appendInside, insertAfter, insertFirst } from './anchors';
+import { Lines, XmlStyle } from '../render/style';
+import { Insertion, insertAfter, insertFirst } from './anchors';
+import { insertInto, kindContainer } from './container';
 import { Change } from './changes';
-import { EditPlan, addInsertion } from './edit-plan';
+import { EditPlan, addInsertion, recordCreated } from './edit-plan';
 import { decideCells } from './layout-cells';
 import { decideControllers, sharedSlots } from './layout-controllers';
 import { NewCell, cellLines, controllerLines } from './layout-render';
@@ -18,6 +19,7 @@ export interface LayoutDecision {
   facts: LayoutFacts;
   /** Controllers to add, in the plan's order, each with the change it reports. */
   controllerBlocks: { lines: Lines; change: Change }[];
+  addedIndexes: number[];
   cells: NewCell[];
   /** The planned hostdevs, function 0 of a shared guest slot marked multifunction. */
   hostdevs: PlannedHostdev[];
@@ -46,6 +48,7 @@ export function decideLayout(facts: DomainFacts, layout: PlanLayout, hostdevs: P
     layout,
     facts: lf,
     cells,
+    addedIndexes: decision.added.map((c) => c.index),
     controllerBlocks: decision.added.map((c) => ({ lines: controllerLines(c, style), change: { kind: 'controller-added', alias: `pci.${c.index}` } })),
     hostdevs: hostdevs.map((h) => {
       const g = h.guestAddress;
@@ -77,17 +80,13 @@ export function placeLonelyControllers(facts: DomainFacts, decision: LayoutDecis
 /** The cells the layout needs, when the domain had none: `<numa>` in `<cpu>` (opened or created after `<features>`). */
 export function placeCells(facts: DomainFacts, decision: LayoutDecision, style: XmlStyle, out: EditPlan): void {
   if (decision.cells.length === 0) return;
-  const { cpu, numa, features } = decision.facts;
-  const cells = cellLines(decision.cells, style);
-  let insertion: Insertion;
-  if (numa) insertion = numa.selfClosing || numa.children.length === 0 ? insertFirst(facts, numa, [cells], style) : appendInside(facts, numa, [cells], style);
-  else if (cpu) insertion = appendInside(facts, cpu, [numaLines(cells)], style);
-  else insertion = insertAfter(facts, features!, [[[0, '<cpu>'], ...nest(numaLines(cells)), [0, '</cpu>']]], style);
+  const insertion = insertInto(facts, kindContainer(facts, style, 'numa'), [cellLines(decision.cells, style)], style);
   recordChanges(out, insertion, [{ kind: 'numa-added', cells: decision.cells.length }]);
 }
 
-function numaLines(cells: Lines): Lines {
-  return [[0, '<numa>'], ...nest(cells), [0, '</numa>']];
+/** Every controller this transform adds, for removal: each goes once no device that stays sits on its bus. */
+export function recordControllers(decision: LayoutDecision, out: EditPlan): void {
+  for (const index of decision.addedIndexes) recordCreated(out, { kind: 'controller', arg: String(index), opened: false });
 }
 
 function recordChanges(out: EditPlan, insertion: Insertion, changes: Change[]): void {

@@ -7,7 +7,8 @@ import { EditPlan, emptyEditPlan } from './edit-plan';
 import { placeHostdevs } from './hostdevs';
 import { placeMetadata } from './metadata';
 import { placeMmio } from './mmio';
-import { decideLayout, placeCells, placeLonelyControllers } from './layout';
+import { decideLayout, placeCells, placeLonelyControllers, recordControllers } from './layout';
+import { layoutMetadataPart, layoutRecord } from './layout-record';
 import { PlanLayout } from '../layout/types';
 
 export type { EditPlan } from './edit-plan';
@@ -31,12 +32,17 @@ export function planEdits(
   const addsHostdevs = planned.some((h) => !facts.hostdevs.some((e) => e.sourceKey === h.addressKey));
   const gpus = placeHostdevs(facts, planned, style, out, mmio?.window64GiB, addsHostdevs ? decided?.controllerBlocks : []);
   if (decided && !addsHostdevs) placeLonelyControllers(facts, decided, style, out);
-  if (decided) placeCells(facts, decided, style, out);
+  if (decided) {
+    placeCells(facts, decided, style, out);
+    recordControllers(decided, out);
+    const part = layoutMetadataPart(facts, layoutRecord(decided.layout, planned), style);
+    if (part) out.metadataParts.push(part);
+  }
   if (gpus.length > 0) placeCliques(facts, gpus, style, overrideStyle, out);
   if (mmio) placeMmio(facts, mmio.window64GiB, style, out);
   writeCommandline(facts, style, out);
   // Also for plans without GPUs when the transform created structure (`<devices>`) that removal must undo.
-  if (gpus.length > 0 || mmio || out.created.length > 0) placeMetadata(facts, gpus, mmio?.window64GiB, style, out);
+  if (gpus.length > 0 || mmio || out.created.length > 0 || out.metadataParts.length > 0) placeMetadata(facts, gpus, mmio?.window64GiB, style, out);
   if (gpus.length > 0 && facts.hidesKvm) {
     out.warnings.push(
       'The domain hides KVM from the guest (<kvm><hidden state=\'on\'/> or kvm=off): the NVIDIA driver then ignores the GPUDirect capability. Remove it unless the guest driver needs it.',

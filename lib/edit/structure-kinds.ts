@@ -1,6 +1,7 @@
 import type { XmlElement } from '../load/element';
 import { DomainFacts } from '../domain/facts';
 import { attributes } from '../render/style';
+import { LAYOUT_KINDS } from './layout-kinds';
 import { StructureKind, UndoContext, registerStructureKind, registeredKind } from './structure';
 
 /** The structure the library itself creates; a new kind is one more entry here (or a registerStructureKind call). */
@@ -37,7 +38,7 @@ const LIBRARY_KINDS: StructureKind[] = [
   },
 ];
 
-for (const kind of LIBRARY_KINDS) registerStructureKind(kind);
+for (const kind of [...LIBRARY_KINDS, ...LAYOUT_KINDS]) registerStructureKind(kind);
 
 /** The kind's definition, the library's own kinds always included. */
 export function structureKind(kind: string): StructureKind | undefined {

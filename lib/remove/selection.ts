@@ -5,6 +5,8 @@ import { PlanAddress } from '../plan/types';
 import { readPlanAddress, validatePlan } from '../plan/validate';
 import { formatPciAddress } from '../pci/address';
 import { closest } from '../suggest';
+import { readLayoutRecord } from '../edit/layout-record';
+import { withoutLayout } from '../edit/layout-plan';
 
 /** Which pass-through configuration to remove: host addresses and/or aliases, or a whole plan. */
 export interface RemoveSelection {
@@ -19,15 +21,19 @@ export interface Wanted {
   aliases: string[];
 }
 
-/** What the selection names, each item of which must be found; no selection: every GPU the metadata records. */
+/** What the selection names, each item of which must be found; no selection: every GPU (and laid-out device) the metadata records. */
 export function resolveSelection(facts: DomainFacts, selection: RemoveSelection | { hostdevs: unknown[] } | undefined): Wanted[] {
-  if (selection === undefined) return facts.metadataGpus.map((g) => ({ label: `alias ${g.alias}`, addresses: [], aliases: [g.alias] }));
+  if (selection === undefined) {
+    const aliases = [...new Set([...facts.metadataGpus.map((g) => g.alias), ...(readLayoutRecord(facts)?.devices.map((d) => d.alias).filter((a) => facts.aliases.has(a)) ?? [])])];
+    return aliases.map((alias) => ({ label: `alias ${alias}`, addresses: [], aliases: [alias] }));
+  }
   if (selection === null || typeof selection !== 'object' || Array.isArray(selection)) {
     throw new PassthroughError('INPUT_INVALID', 'The selection must be a plan ({ hostdevs: [...] }) or { addresses: [...], aliases: [...] }.');
   }
   if ('hostdevs' in selection) {
-    validatePlan(selection);
-    return selection.hostdevs.map((h, i) => {
+    const plan = withoutLayout(selection);
+    validatePlan(plan);
+    return plan.hostdevs.map((h, i) => {
       const address = formatPciAddress(readPlanAddress(h.address, `hostdevs[${i}].address`));
       const alias = h.alias === undefined ? [] : [userAlias(h.alias)];
       return { label: `hostdevs[${i}] (${[address, ...alias].join(', ')})`, addresses: [address], aliases: alias };
