@@ -19,6 +19,7 @@ export interface ReaderPlan {
   target?: { libvirt?: string; qemu?: string };
   mmio?: { window64GiB: number };
   hostdevs: { address: PlanAddress; alias?: string; device?: string; gpudirect?: { clique: number; architecture?: string } }[];
+  layout?: { cells: { cell: number }[]; controllers: { index: number; model: string; bus: number; slot: number; function: number; busNr?: number; node?: number }[] };
 }
 
 /** Element as xmldom gives it, typed only as far as this reader uses it. */
@@ -149,6 +150,7 @@ export function readIndependently(input: string, output: string, plan: ReaderPla
     checkMetadata(after, gpu, problems);
   }
   if (plan.mmio) checkMmio(before, after, plan.mmio.window64GiB, problems);
+  if (plan.layout) checkLayout(after, plan.layout, problems);
   compareStructure(before, after, allowedInsertions(before, plan, expected, inputHostdevs, oldStack), problems, 'domain');
   return problems;
 }
@@ -255,10 +257,13 @@ function allowedInsertions(before: El, plan: ReaderPlan, expected: Expected[], i
   }).length;
   const mmio = plan.mmio ? 1 : 0;
   const devices = childElements(before).filter((el) => isPlain(el, 'devices'));
+  const layout = layoutInsertions(before, plan);
   return new Map<string, Allowance>([
-    ['domain', new Map([['metadata', 1], ['devices', devices.length === 0 ? 1 : 0], ['q:override', gpus > 0 && !oldStack ? 1 : 0], ['q:commandline', (gpus > 0 && oldStack) || mmio ? 1 : 0]])],
+    ['domain', new Map([['metadata', 1], ['devices', devices.length === 0 ? 1 : 0], ['q:override', gpus > 0 && !oldStack ? 1 : 0], ['q:commandline', (gpus > 0 && oldStack) || mmio ? 1 : 0], ['cpu', layout.cpu]])],
+    ['cpu', new Map([['numa', layout.numa]])],
+    ['numa', new Map([['cell', layout.cells]])],
     ['metadata', new Map([['p:gpudirect', 1]])],
-    ['devices', new Map([['hostdev', newHostdevs], ['controller', mmio]])],
+    ['devices', new Map([['hostdev', newHostdevs], ['controller', mmio + layout.controllers]])],
     ['hostdev', new Map([['alias', aliasesAdded]])],
     ['controller', new Map([['pcihole64', mmio]])],
     ['q:override', new Map([['q:device', gpus]])],
@@ -266,6 +271,36 @@ function allowedInsertions(before: El, plan: ReaderPlan, expected: Expected[], i
     ['q:frontend', new Map([['q:property', gpus]])],
     ['q:commandline', new Map([['q:arg', 2 * gpus + 2 * mmio]])],
   ]);
+}
+
+/** What a plan's layout may add: controllers the input lacks (by index), and cells (with <numa>, <cpu>) when it has none. */
+function layoutInsertions(before: El, plan: ReaderPlan): { cpu: number; numa: number; cells: number; controllers: number } {
+  if (!plan.layout) return { cpu: 0, numa: 0, cells: 0, controllers: 0 };
+  const indexes = new Set((select("devices/controller[@type='pci']/@index", before as never) as { value: string }[]).map((a) => Number(a.value)));
+  const controllers = plan.layout.controllers.filter((c) => !indexes.has(c.index)).length;
+  const hasCells = (select('count(cpu/numa/cell)', before as never) as number) > 0;
+  const cells = plan.layout.cells.length > 0 && !hasCells ? plan.layout.cells.length : 0;
+  return { cpu: cells && !(select('count(cpu)', before as never) as number) ? 1 : 0, numa: cells && !(select('count(cpu/numa)', before as never) as number) ? 1 : 0, cells, controllers };
+}
+
+/** Each layout controller is in the output with its model, place, and an expander bus's busNr and node; each cell exists. */
+function checkLayout(after: El, layout: NonNullable<ReaderPlan['layout']>, problems: string[]): void {
+  for (const c of layout.controllers) {
+    const found = select(`devices/controller[@type='pci'][@index='${c.index}']`, after as never) as El[];
+    if (found.length !== 1) {
+      problems.push(`layout: expected 1 controller with index ${c.index}, found ${found.length}`);
+      continue;
+    }
+    const el = found[0];
+    const address = select("address[@type='pci']", el as never) as El[];
+    const at = address.length === 1 ? ['bus', 'slot', 'function'].map((n) => xmlNumber(address[0].getAttribute(n))).join(':') : 'none';
+    const got = [el.getAttribute('model'), at, select('string(target/@busNr)', el as never), select('normalize-space(target/node)', el as never)].join(' ');
+    const want = [c.model, [c.bus, c.slot, c.function].join(':'), c.busNr ?? '', c.node ?? ''].join(' ');
+    if (got !== want) problems.push(`layout: controller ${c.index} is '${got}', expected '${want}'`);
+  }
+  for (const cell of layout.cells) {
+    if ((select(`count(cpu/numa/cell[@id='${cell.cell}'])`, after as never) as number) !== 1) problems.push(`layout: no NUMA cell ${cell.cell}`);
+  }
 }
 
 /** Pairs children by name (and, for hostdevs, source address); unpaired output children are insertions. */
