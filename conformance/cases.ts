@@ -132,7 +132,17 @@ export function negativeCases(): ConformanceCase[] {
     mutate('override-unknown-alias', good.replace("<qemu:device alias='ua-gpu1'>", "<qemu:device alias='ua-gpu9'>"), /matches no device alias|clique \(none\)/),
     mutate('clique-missing', good.replace(/\n\s*<qemu:device alias='ua-gpu1'>[\s\S]*?<\/qemu:device>/, ''), /clique \(none\), expected 0/),
     mmioNegative(),
+    layoutNegative(),
   ];
+}
+
+/** The mirror layout with an expander bus's node changed in the file: the command line must differ from the plan. */
+function layoutNegative(): ConformanceCase {
+  const dir = path.join(CASES_DIR, 'layout-mirror-2s8g');
+  const good = fs.readFileSync(path.join(dir, 'expected.xml'), 'utf8');
+  const xml = good.replace("<target busNr='240'>\n        <node>1</node>", "<target busNr='240'>\n        <node>0</node>");
+  if (xml === good) throw new Error('negative case layout-node-wrong did not change the file');
+  return { name: 'negative/layout-node-wrong', xml, expect: expectationFor(readJson(path.join(dir, 'plan.json')) as Plan), mustFail: /pci\.12 has numa_node 0, expected 1/ };
 }
 
 /** The H100 MMIO fixture with a window smaller than its plan's: the command line must give it away. */

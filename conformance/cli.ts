@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { ConformanceCase, corpusCases, fixtureCases, negativeCases } from './cases';
-import { BootCase, bootAndJudge, bootCases, bootUnavailable } from './guest-boot';
+import { BootCase, bootAndJudge, bootCases, bootUnavailable, negativeBootCases } from './guest-boot';
 import { Judgement, judge } from './judge';
 import { OracleVerdict, runOracle } from './oracle';
 import { hostStack, Stack, TRIXIE_ROOT, trixieStack } from './stacks';
@@ -52,7 +52,13 @@ async function bootOnStack(stack: Stack, cases: BootCase[]): Promise<Line[]> {
   }
   process.stderr.write(`conformance: booting ${cases.length} layout fixture(s) on ${stack.label}\n`);
   const results = await bootAndJudge(cases, stack);
-  return results.map((r) => ({ name: r.name, stack: stack.id, judgement: r.judgement }));
+  return results.map((r, i) => ({ name: r.name, stack: stack.id, judgement: cases[i].mustFail ? judgeNegativeBoot(cases[i].mustFail!, r.judgement) : r.judgement }));
+}
+
+function judgeNegativeBoot(mustFail: RegExp, j: Judgement): Judgement {
+  const text = j.reasons.join(' | ');
+  if (j.status === 'fail' && mustFail.test(text)) return { status: 'pass', reasons: [`refused as it must be: ${text}`] };
+  return { status: 'fail', reasons: [`the boot judge let a broken file through (wanted ${mustFail}): ${text || 'all checks ok'}`] };
 }
 
 async function judgeOnStack(stack: Stack, cases: ConformanceCase[], boots: BootCase[]): Promise<{ lines: Line[]; seconds: number }> {
@@ -100,7 +106,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   const corpus = corpusCases();
   const cases = [...negativeCases(), ...fixtureCases(), ...corpus.cases];
-  const boots = bootCases();
+  const layoutBoots = bootCases();
+  const boots = [...negativeBootCases(layoutBoots), ...layoutBoots];
   const lines: Line[] = corpus.refusals.map((r) => ({ name: r.name, judgement: { status: r.status, reasons: r.reasons } }));
   const perStack: Record<string, object> = {};
   for (const stack of stacks) {

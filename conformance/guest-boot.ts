@@ -14,6 +14,8 @@ export interface BootCase {
   xml: string;
   /** libvirt alias (`ua-gpu0`) → predicted guest BDF and NUMA node. */
   predicted: Record<string, { bdf: string; node: number }>;
+  /** A deliberately broken domain: the boot judge must refuse it, with a reason matching this. */
+  mustFail?: RegExp;
 }
 
 export function guestBootDir(): string {
@@ -38,6 +40,19 @@ export function bootCases(): BootCase[] {
       for (const cpu of guestTreeFromDomain(xml).cpus) cpu.roots.forEach((r) => visit(r, cpu.numaNode));
       return { name: `boot/${d}`, xml, predicted };
     });
+}
+
+/**
+ * The boot judge must be able to fail: the mirror fixture with its second expander bus moved into the first one's
+ * bus range (busNr 232 -> 228, inside 224-229), judged against the prediction for the good file. libvirt and QEMU
+ * accept it; the guest loses the devices behind the bridge that got no bus.
+ */
+export function negativeBootCases(cases: BootCase[]): BootCase[] {
+  const good = cases.find((c) => c.name === 'boot/layout-mirror-2s8g');
+  if (!good) return [];
+  const xml = good.xml.replace("<target busNr='232'>", "<target busNr='228'>");
+  if (xml === good.xml) throw new Error('negative boot case busnr-overlap did not change the file');
+  return [{ name: 'negative/boot-busnr-overlap', xml, predicted: good.predicted, mustFail: /not in the guest|guest has it at|missing in the guest/ }];
 }
 
 /** What guest-boot's boot.sh printed (the fields judged here). */
