@@ -114,9 +114,12 @@ test.each([
   ['an index below its bus', { controllers: [{ ...NUMA_PLAN.layout.controllers[0], index: 7 }, { ...NUMA_PLAN.layout.controllers[1], bus: 7, index: 5 }] }, 'layout.controllers[1].index'],
   ['an expander bus on a cell the layout does not list', { cells: [{ cell: 0, hostNode: 0 }] }, 'layout.controllers[3].node'],
   ['a cell named twice', { cells: [{ cell: 0, hostNode: 0 }, { cell: 0, hostNode: 1 }] }, 'layout.cells[1].cell'],
+  ['a device off the layout', { hostdevs: [{ address: '17:00.0', alias: 'gpu0' }] }, 'hostdevs[0].guestAddress'],
+  ['a device straight on an expander bus', { hostdevs: [{ address: '17:00.0', alias: 'gpu0', guestAddress: '01:01.0' }] }, 'hostdevs[0].guestAddress'],
   ['cells to create that are not numbered from 0', { cells: [{ cell: 0, hostNode: 0 }, { cell: 1, hostNode: 1 }, { cell: 3, hostNode: 2 }] }, 'layout.cells'],
 ])("the plan's layout is checked: %s", (_name, change, where) => {
-  const plan = { ...NUMA_PLAN, layout: { ...NUMA_PLAN.layout, ...change } };
+  const { hostdevs, ...layoutChange } = change as { hostdevs?: unknown[] };
+  const plan = { ...NUMA_PLAN, ...(hostdevs ? { hostdevs } : {}), layout: { ...NUMA_PLAN.layout, ...layoutChange } };
   let caught: unknown;
   try {
     transformDomain(LAYOUT_DOMAIN, plan);
