@@ -73,7 +73,7 @@ export async function bootAndJudge(cases: BootCase[], stack: Stack, parallel = 2
     for (let i = next++; i < cases.length; i = next++) {
       let report = await boot(cases[i], stack);
       // Under TCG on a loaded machine the guest kernel's early timer check can fail and the guest powers off before
-      // its init runs (seen once in ten boots here, never twice in a row): that is the oracle's machine, not the layout.
+      // its init runs (seen once in about a dozen boots here, with OVMF on trixie): that is the oracle's machine, not the layout.
       const retried = report.error !== undefined && /stopped before its init finished/.test(report.error);
       if (retried) report = await boot(cases[i], stack);
       const judgement = judgeBoot(cases[i], report);
