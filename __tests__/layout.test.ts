@@ -129,3 +129,35 @@ test.each([
   expect(caught).toBeInstanceOf(PassthroughError);
   expect({ code: (caught as PassthroughError).code, path: (caught as PassthroughError).path }).toEqual({ code: 'PLAN_INVALID', path: where });
 });
+
+describe('indexes: the plan\'s own, renumbered above the domain\'s controllers', () => {
+  const domain = read('layout-renumbered', 'domain.xml');
+  const plan = JSON.parse(read('layout-renumbered', 'plan.json'));
+  const out = transformDomain(domain, plan);
+
+  test('the domain keeps its root ports 1 and 2; the layout takes 3-6, and its devices follow', () => {
+    expect(out).toContain("<controller type='pci' index='4' model='pcie-root-port'>\n      <address type='pci' domain='0x0000' bus='0x03' slot='0x00' function='0x0'/>");
+    expect(flattenHosts(out)).toEqual({ 'ua-gpu0': '0000:fb:00.0', 'ua-gpu1': '0000:fd:00.0' });
+    expect(removePassthrough(out, plan)).toBe(domain);
+  });
+
+  test('a root port libvirt adds at define (index 7, above the layout\'s) does not move the layout on a second transform', () => {
+    const defined = out.replace('    <memballoon', "    <controller type='pci' index='7' model='pcie-root-port'>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>\n    </controller>\n    <memballoon");
+    expect(transformDomain(defined, plan)).toBe(defined);
+  });
+
+  test('a recorded controller changed since is a conflict, not a second layout', () => {
+    const changed = out.replace("<controller type='pci' index='4' model='pcie-root-port'>", "<controller type='pci' index='4' model='pci-bridge'>");
+    expect(() => transformDomain(changed, plan)).toThrow(/controller 4, which its record gives to this layout's pcie-root-port, is now a pci-bridge/);
+  });
+});
+
+function flattenHosts(xml: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (n: { alias?: string; role?: string; bdf: string; children: unknown[] }) => {
+    if (n.role) out[`ua-${n.alias}`] = n.bdf;
+    (n.children as (typeof n)[]).forEach(visit);
+  };
+  for (const cpu of guestTreeFromDomain(xml).cpus) cpu.roots.forEach(visit);
+  return out;
+}

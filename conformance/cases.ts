@@ -30,14 +30,14 @@ export function corpusDir(): string {
   return path.resolve(base, 'libvirt');
 }
 
-export function expectationFor(plan: Plan): CliqueExpectation {
+export function expectationFor(plan: Plan, domainXml?: string): CliqueExpectation {
   const hosts: Record<string, number | null> = {};
   plan.hostdevs.forEach((h, i) => {
     hosts[formatPciAddress(readPlanAddress(h.address, `hostdevs[${i}].address`))] = h.gpudirect ? h.gpudirect.clique : null;
   });
   // The library's own rule (lib/plan/stack.ts) for which form it wrote; the oracle then proves what that form does.
   const commandlineStyle = plan.hostdevs.some((h) => h.gpudirect) && overrideStyleFor(plan.target ?? {}) === 'commandline';
-  const controllers = controllerExpectations(plan);
+  const controllers = controllerExpectations(plan, domainXml);
   return { hosts, commandlineStyle, mmioGiB: plan.mmio?.window64GiB, ...(controllers.length > 0 ? { controllers } : {}) };
 }
 
@@ -50,9 +50,10 @@ export function fixtureCases(): ConformanceCase[] {
     const expected = path.join(CASES_DIR, name, 'expected.xml');
     if (!fs.existsSync(expected)) continue;
     const plan = readJson(path.join(CASES_DIR, name, 'plan.json')) as Plan;
-    cases.push({ name: `fixture/${name}/domain.xml`, xml: fs.readFileSync(path.join(CASES_DIR, name, 'domain.xml'), 'utf8') });
+    const domain = fs.readFileSync(path.join(CASES_DIR, name, 'domain.xml'), 'utf8');
+    cases.push({ name: `fixture/${name}/domain.xml`, xml: domain });
     const xml = fs.readFileSync(expected, 'utf8');
-    const expect = { ...expectationFor(plan), ovmf: xml.includes('opt/ovmf/X-PciMmio64Mb') };
+    const expect = { ...expectationFor(plan, domain), ovmf: xml.includes('opt/ovmf/X-PciMmio64Mb') };
     cases.push({ name: `fixture/${name}`, xml, expect, baseline: `fixture/${name}/domain.xml` });
   }
   return cases;

@@ -16,10 +16,18 @@ const DRIVERS: Record<string, string> = {
   'pcie-switch-downstream-port': 'xio3130-downstream',
 };
 
-/** The plan's layout read without the library (the conformance run judges the library, so it does not ask it). */
-export function controllerExpectations(plan: Plan): ControllerExpectation[] {
+/**
+ * The plan's layout read without the library (the conformance run judges the library, so it does not ask it). The
+ * transform gives the plan's controllers, in index order, the next indexes above the domain's own PCI controllers
+ * (docs/plan.md, Layouts): `domainXml` is the domain before the transform.
+ */
+export function controllerExpectations(plan: Plan, domainXml = ''): ControllerExpectation[] {
   const layout = (plan as { layout?: { controllers?: { index: number; model: string; busNr?: number; node?: number }[] } }).layout;
-  return (layout?.controllers ?? []).map((c) => ({ id: `pci.${c.index}`, driver: DRIVERS[c.model] ?? c.model, busNr: c.busNr, node: c.node }));
+  const controllers = layout?.controllers ?? [];
+  const own = [...domainXml.matchAll(/<controller\b[^>]*>/g)].filter((m) => /type=['"]pci['"]/.test(m[0])).map((m) => Number(/index=['"](\d+)['"]/.exec(m[0])?.[1] ?? 0));
+  const base = Math.max(0, ...own);
+  const rank = new Map([...controllers].sort((a, b) => a.index - b.index).map((c, i) => [c.index, base + i + 1]));
+  return controllers.map((c) => ({ id: `pci.${rank.get(c.index)}`, driver: DRIVERS[c.model] ?? c.model, busNr: c.busNr, node: c.node }));
 }
 
 /** Each `-device` JSON of the command line whose id is a planned controller, checked for driver, bus_nr and numa_node. */

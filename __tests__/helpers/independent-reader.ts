@@ -150,7 +150,7 @@ export function readIndependently(input: string, output: string, plan: ReaderPla
     checkMetadata(after, gpu, problems);
   }
   if (plan.mmio) checkMmio(before, after, plan.mmio.window64GiB, problems);
-  if (plan.layout) checkLayout(after, plan.layout, problems);
+  if (plan.layout) checkLayout(after, plan.layout, domainIndexes(before, plan.layout), problems);
   compareStructure(before, after, allowedInsertions(before, plan, expected, inputHostdevs, oldStack), problems, 'domain');
   return problems;
 }
@@ -276,16 +276,23 @@ function allowedInsertions(before: El, plan: ReaderPlan, expected: Expected[], i
 /** What a plan's layout may add: controllers the input lacks (by index), and cells (with <numa>, <cpu>) when it has none. */
 function layoutInsertions(before: El, plan: ReaderPlan): { cpu: number; numa: number; cells: number; controllers: number } {
   if (!plan.layout) return { cpu: 0, numa: 0, cells: 0, controllers: 0 };
-  const indexes = new Set((select("devices/controller[@type='pci']/@index", before as never) as { value: string }[]).map((a) => Number(a.value)));
-  const controllers = plan.layout.controllers.filter((c) => !indexes.has(c.index)).length;
+  const controllers = plan.layout.controllers.length;
   const hasCells = (select('count(cpu/numa/cell)', before as never) as number) > 0;
   const cells = plan.layout.cells.length > 0 && !hasCells ? plan.layout.cells.length : 0;
   return { cpu: cells && !(select('count(cpu)', before as never) as number) ? 1 : 0, numa: cells && !(select('count(cpu/numa)', before as never) as number) ? 1 : 0, cells, controllers };
 }
 
+/** docs/plan.md: the plan's controllers, in index order, take the next indexes above the input's own PCI controllers. */
+function domainIndexes(before: El, layout: NonNullable<ReaderPlan['layout']>): Map<number, number> {
+  const own = (select("devices/controller[@type='pci']/@index", before as never) as { value: string }[]).map((a) => Number(a.value));
+  const base = Math.max(0, ...own);
+  return new Map([...layout.controllers].sort((a, b) => a.index - b.index).map((c, i) => [c.index, base + i + 1]));
+}
+
 /** Each layout controller is in the output with its model, place, and an expander bus's busNr and node; each cell exists. */
-function checkLayout(after: El, layout: NonNullable<ReaderPlan['layout']>, problems: string[]): void {
-  for (const c of layout.controllers) {
+function checkLayout(after: El, layout: NonNullable<ReaderPlan['layout']>, index: Map<number, number>, problems: string[]): void {
+  for (const planned of layout.controllers) {
+    const c = { ...planned, index: index.get(planned.index)!, bus: index.get(planned.bus) ?? planned.bus };
     const found = select(`devices/controller[@type='pci'][@index='${c.index}']`, after as never) as El[];
     if (found.length !== 1) {
       problems.push(`layout: expected 1 controller with index ${c.index}, found ${found.length}`);

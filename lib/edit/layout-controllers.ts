@@ -13,10 +13,10 @@ export interface ControllerDecision {
 }
 
 /**
- * Which layout controllers to add. One the domain already has with the same index, model, place and target is
- * left as it is (a second transform, or a person who wrote it); anything else at that index or address, or a
- * device of the domain that sits on a bus a new controller would provide, is a conflict: the layout's bus
- * numbers would silently mean something else.
+ * Which layout controllers (already in the domain's numbering) to add. One the domain already has with the same
+ * index, model, place and target is left as it is (a second transform); anything else at that index, another
+ * device at its address, or a device of the domain that sits on a bus a new controller would provide, is a
+ * conflict: the layout's bus numbers would silently mean something else.
  */
 export function decideControllers(facts: DomainFacts, lf: LayoutFacts, controllers: LayoutController[], hostdevs: PlannedHostdev[]): ControllerDecision {
   const decision: ControllerDecision = { added: [], inPlace: [] };
@@ -30,8 +30,8 @@ export function decideControllers(facts: DomainFacts, lf: LayoutFacts, controlle
         throw conflict(
           facts,
           existing,
-          `The layout's controller ${planned.index} (${planned.model}) is already in the domain as a ${describe(existing)} ${differences.join(', ')}. ` +
-            `Give the layout indexes above the domain's highest controller index (${Math.max(...lf.controllers.map((c) => c.index))}), or remove that controller.`,
+          `The domain's controller ${planned.index}, which its record gives to this layout's ${planned.model}, is now a ${describe(existing)} ${differences.join(', ')}. ` +
+            'Restore it, or remove the passthrough with the plan (`remove --plan`) and transform again.',
         );
       }
       decision.inPlace.push(planned);

@@ -18,17 +18,18 @@ import { PlanLayout } from '../layout/types';
 export interface LayoutRecord {
   kind: LayoutKind;
   cells: LayoutCell[];
-  controllers: { index: number; mirrors?: string; link?: LayoutLink }[];
+  /** `index` in the domain's numbering, `plan` the plan's (the transform renumbers above the domain's own). */
+  controllers: { index: number; plan?: number; mirrors?: string; link?: LayoutLink }[];
   devices: { alias: string; role: DeviceRole; address?: string; device?: string }[];
 }
 
 export const LAYOUT_PART = 'layout';
 
-export function layoutRecord(layout: PlanLayout, hostdevs: PlannedHostdev[]): LayoutRecord {
+export function layoutRecord(layout: PlanLayout, planIndexes: Map<number, number>, hostdevs: PlannedHostdev[]): LayoutRecord {
   return {
     kind: layout.kind,
     cells: layout.cells.map((c) => ({ cell: c.cell, hostNode: c.hostNode })),
-    controllers: layout.controllers.map((c) => ({ index: c.index, mirrors: c.mirrors, link: c.link })),
+    controllers: layout.controllers.map((c) => ({ index: c.index, plan: planIndexes.get(c.index), mirrors: c.mirrors, link: c.link })),
     devices: hostdevs.flatMap((h) => (h.alias ? [{ alias: h.alias, role: deviceRole(h.alias, h.device), address: h.addressKey, device: h.device }] : [])),
   };
 }
@@ -55,6 +56,7 @@ export function layoutRecordLines(record: LayoutRecord, style: XmlStyle): Lines 
   for (const c of record.cells) lines.push([1, `<${p}:cell${attributes([['cell', c.cell], ['hostNode', c.hostNode]], q)}/>`]);
   for (const c of record.controllers) {
     const pairs: [string, string | number][] = [['index', c.index]];
+    if (c.plan !== undefined) pairs.push(['plan', c.plan]);
     if (c.mirrors !== undefined) pairs.push(['mirrors', c.mirrors]);
     if (c.link) pairs.push(['speed', c.link.speed], ['width', c.link.width]);
     lines.push([1, `<${p}:controller${attributes(pairs, q)}/>`]);
@@ -96,7 +98,8 @@ export function readLayoutRecord(facts: DomainFacts): LayoutRecord | undefined {
     if (el.localName === 'cell') record.cells.push({ cell: number('cell'), hostNode: number('hostNode') });
     if (el.localName === 'controller') {
       const speed = attr(el, 'speed');
-      record.controllers.push({ index: number('index'), mirrors: attr(el, 'mirrors'), link: speed === undefined ? undefined : { speed, width: number('width') } });
+      const plan = attr(el, 'plan');
+      record.controllers.push({ index: number('index'), ...(plan === undefined ? {} : { plan: Number(plan) }), mirrors: attr(el, 'mirrors'), link: speed === undefined ? undefined : { speed, width: number('width') } });
     }
     if (el.localName === 'device') {
       const alias = attr(el, 'alias');

@@ -11,17 +11,20 @@ import { Change } from './changes';
 import { EditPlan, addInsertion, recordCreated } from './edit-plan';
 import { decideCells } from './layout-cells';
 import { decideControllers, sharedSlots } from './layout-controllers';
+import { domainIndexes, renumberHostdevs, renumberLayout } from './layout-numbering';
 import { NewCell, cellLines, controllerLines } from './layout-render';
 
 /** A layout decided against one domain: the controllers to write (with the hostdevs) and the cells to create. */
 export interface LayoutDecision {
+  /** The layout in the domain's controller numbering, and each domain index's index in the plan. */
   layout: PlanLayout;
+  planIndexes: Map<number, number>;
   facts: LayoutFacts;
   /** Controllers to add, in the plan's order, each with the change it reports. */
   controllerBlocks: { lines: Lines; change: Change }[];
   addedIndexes: number[];
   cells: NewCell[];
-  /** The planned hostdevs, function 0 of a shared guest slot marked multifunction. */
+  /** The planned hostdevs on the domain's controller indexes, function 0 of a shared guest slot marked multifunction. */
   hostdevs: PlannedHostdev[];
 }
 
@@ -30,8 +33,11 @@ export interface LayoutDecision {
  * without ACPI when the layout has NUMA nodes: libvirt then passes -no-acpi, the guest gets no _PXM, and every
  * device's numa_node is -1 (seen with the guest oracle), so the layout would be written for nothing.
  */
-export function decideLayout(facts: DomainFacts, layout: PlanLayout, hostdevs: PlannedHostdev[], style: XmlStyle, warnings: string[]): LayoutDecision {
+export function decideLayout(facts: DomainFacts, planLayout: PlanLayout, planHostdevs: PlannedHostdev[], style: XmlStyle, warnings: string[]): LayoutDecision {
   const lf = readLayoutFacts(facts);
+  const indexes = domainIndexes(facts, lf, planLayout);
+  const layout = renumberLayout(planLayout, indexes);
+  const hostdevs = renumberHostdevs(planHostdevs, indexes);
   const numaLayout = layout.cells.length > 0 || layout.controllers.some((c) => c.model === 'pcie-expander-bus');
   if (numaLayout && !lf.acpi) {
     throw new PassthroughError(
@@ -47,6 +53,7 @@ export function decideLayout(facts: DomainFacts, layout: PlanLayout, hostdevs: P
   const shared = sharedSlots(hostdevs);
   return {
     layout,
+    planIndexes: new Map([...indexes].map(([plan, domain]) => [domain, plan])),
     facts: lf,
     cells,
     addedIndexes: decision.added.map((c) => c.index),

@@ -35,7 +35,7 @@ export function planEdits(
   if (decided) {
     placeCells(facts, decided, style, out);
     recordControllers(decided, out);
-    const part = layoutMetadataPart(facts, layoutRecord(decided.layout, planned), style);
+    const part = layoutMetadataPart(facts, layoutRecord(decided.layout, decided.planIndexes, planned), style);
     if (part) out.metadataParts.push(part);
   }
   if (gpus.length > 0) placeCliques(facts, gpus, style, overrideStyle, out);
