@@ -57,6 +57,7 @@ test('roles and classes: GPUs and NICs are named as host plan names them', () =>
     ['nic0p0', 'nic', '0x020000'],
     ['nic0p1', 'nic', '0x020000'],
   ]);
+  expect(switchPort.children.map((d) => d.hostBdf)).toEqual(['0000:1c:00.0', '0000:1c:00.1']);
 });
 
 const DOMAIN = (devices: string) => `<domain type='kvm'>

@@ -16,7 +16,8 @@ const PCI_CAPABLE = new Set(['disk', 'interface', 'controller', 'memballoon', 'r
 /**
  * The guest's PCI tree as the layout makes it: the bus ID each passthrough device and each bridge above it will
  * have in the guest (expander buses from their busNr, every bridge numbered depth-first by the firmware), the NUMA
- * node of each root bus, and from the library's metadata the host link of each port and what each device is.
+ * node of each root bus, the host function each device passes through (`hostBdf`), and from the library's metadata
+ * the host link of each port and what each device is.
  * Only branches that lead to a passthrough device are kept: they are what NCCL's topology is made of.
  *
  * Throws LAYOUT_BUS_OVERLAP when bus ranges collide (the guest would lose devices), and INPUT_INVALID when a
@@ -32,11 +33,11 @@ export function guestTreeFromDomain(xml: string, options: LoadOptions = {}): Pci
   for (const { element, address } of lf.addressed) {
     if (address.domain === 0) members.set(busMember(address, controllers.get(element)), element);
   }
-  const passthrough = new Set(facts.hostdevs.map((h) => h.element));
+  const passthrough = new Map(facts.hostdevs.map((h) => [h.element, h.sourceKey]));
   const roots = numberBuses([...members.keys()]);
   const byNode = new Map<number, PciTreeNode[]>();
   for (const root of roots) {
-    const nodes = root.members.flatMap((m) => treeNode(m, members, passthrough, record));
+    const nodes = root.members.flatMap((m) => treeNode(m, { members, passthrough, record }));
     if (nodes.length === 0) continue;
     if (root.index === 0) requireAddressesOnRootBus(facts);
     byNode.set(root.node, [...(byNode.get(root.node) ?? []), ...nodes]);
@@ -44,12 +45,20 @@ export function guestTreeFromDomain(xml: string, options: LoadOptions = {}): Pci
   return { cpus: [...byNode].sort(([a], [b]) => a - b).map(([numaNode, nodes]) => ({ numaNode, roots: nodes })) };
 }
 
-function treeNode(m: NumberedMember, members: Map<BusMember, XmlElement>, passthrough: Set<XmlElement>, record?: LayoutRecord): PciTreeNode[] {
+/** What building the tree reads besides the numbering: each member's element, each passthrough device's host address, the record. */
+interface TreeContext {
+  members: Map<BusMember, XmlElement>;
+  passthrough: Map<XmlElement, string>;
+  record?: LayoutRecord;
+}
+
+function treeNode(m: NumberedMember, context: TreeContext): PciTreeNode[] {
+  const { members, passthrough, record } = context;
   const element = members.get(m.member)!;
   const bdf = formatPciAddress({ domain: 0, bus: m.guestBus, slot: m.member.slot, function: m.member.function });
   if (m.member.kind === 'expander') return [];
   if (m.member.kind === 'bridge') {
-    const children = m.children.flatMap((c) => treeNode(c, members, passthrough, record));
+    const children = m.children.flatMap((c) => treeNode(c, context));
     if (children.length === 0) return [];
     const [vendor, device] = BRIDGES[attr(element, 'model')!];
     const link = record?.controllers.find((c) => c.index === m.member.index)?.link;
@@ -67,6 +76,7 @@ function treeNode(m: NumberedMember, members: Map<BusMember, XmlElement>, passth
       ...(id ? { vendor: `0x${id[0]}`, device: `0x${id[1]}` } : {}),
       ...(libvirtAlias ? { alias: libvirtAlias.replace(/^ua-/, '') } : {}),
       role,
+      hostBdf: passthrough.get(element),
       children: [],
     },
   ];
