@@ -11,6 +11,8 @@ const gpudirectHelp = () => require('./gpudirect-help') as typeof import('./gpud
 const gpudirect = () => require('./gpudirect-commands') as typeof import('./gpudirect-commands');
 const host = () => require('./host-commands') as typeof import('./host-commands');
 const inspect = () => require('./inspect-command') as typeof import('./inspect-command');
+const ncclTopo = () => require('./nccl-topo-command') as typeof import('./nccl-topo-command');
+const guestTree = () => (require('../layout/guest-tree') as typeof import('../layout/guest-tree')).guestTreeFromDomain;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export const COMMANDS: Record<string, Command> = {
@@ -70,7 +72,7 @@ export const COMMANDS: Record<string, Command> = {
       domain: { type: 'string' }, expect: { type: 'string' }, lspci: { type: 'string' }, json: { type: 'boolean' },
       sysfs: { type: 'string' }, host: { type: 'string' }, cpu: { type: 'string' },
     },
-    run: ({ values, positionals }, io) => gpudirect().runVerifyGuest(values, positionals, io),
+    run: ({ values, positionals }, io) => gpudirect().runVerifyGuest(values, positionals, io, (xml) => guestTree()(xml)),
   },
   host: {
     summary: 'check the host against the NPU guide, plan GPUs with cliques from the topology, capture a snapshot',
@@ -83,6 +85,14 @@ export const COMMANDS: Record<string, Command> = {
       qemu: { type: 'string' }, 'no-detect': { type: 'boolean' }, nics: { type: 'string' }, layout: { type: 'string' },
     },
     run: ({ values, positionals }, io) => host().runHost(values, positionals, io),
+  },
+  'nccl-topo': {
+    summary: "print the guest's NCCL topology file (NCCL_TOPO_FILE) for a domain transformed with a layout",
+    get help() {
+      return ncclTopo().NCCL_TOPO_HELP;
+    },
+    options: { cpu: { type: 'string' } },
+    run: ({ values, positionals }, io) => ncclTopo().runNcclTopo(values, positionals, io, (xml) => guestTree()(xml)),
   },
   inspect: {
     summary: 'show machine type, PCI host devices and GPUDirect cliques of a domain',
