@@ -93,9 +93,9 @@ test.each([
 
 test.each([
   // guest-boot fixture (c): the second expander bus at 130 lies inside the first one's 128-132; the guest lost gpu0 and gpu1.
-  ['overlapping expander buses', [pxb(1, 0x10, 128, 0), port(2, 1, 0), port(3, 2, 0, 0, 'pcie-switch-upstream-port'), port(4, 3, 0, 0, 'pcie-switch-downstream-port'), pxb(5, 0x11, 130, 1), port(6, 5, 0), hostdev('gpu0', 4), hostdev('gpu2', 6, 0x3c)], 'LAYOUT_BUS_OVERLAP', /index 1 \(busNr 128\) needs buses 128 to 131.*index 5 starts at busNr 130/],
-  ['past bus 255', [pxb(1, 0x10, 254, 0), port(2, 1, 0), port(3, 2, 0, 0, 'pcie-switch-upstream-port'), hostdev('gpu0', 3)], 'LAYOUT_BUS_OVERLAP', /254 to 256, past 255/],
-  ['pcie.0 running into an expander bus', [port(1, 0, 2), port(2, 0, 3), pxb(3, 0x10, 2, 0), port(4, 3, 0), hostdev('gpu0', 4)], 'LAYOUT_BUS_OVERLAP', /pcie\.0 needs buses 0 to 2/],
+  ['overlapping expander buses', [pxb(1, 0x10, 128, 0), port(2, 1, 0), port(3, 2, 0, 0, 'pcie-switch-upstream-port'), port(4, 3, 0, 0, 'pcie-switch-downstream-port'), pxb(5, 0x11, 130, 1), port(6, 5, 0), hostdev('gpu0', 4), hostdev('gpu2', 6, 0x3c)], 'LAYOUT_INVALID', /index 1 \(busNr 128\) needs buses 128 to 131.*index 5 starts at busNr 130/],
+  ['past bus 255', [pxb(1, 0x10, 254, 0), port(2, 1, 0), port(3, 2, 0, 0, 'pcie-switch-upstream-port'), hostdev('gpu0', 3)], 'LAYOUT_INVALID', /254 to 256, past 255/],
+  ['pcie.0 running into an expander bus', [port(1, 0, 2), port(2, 0, 3), pxb(3, 0x10, 2, 0), port(4, 3, 0), hostdev('gpu0', 4)], 'LAYOUT_INVALID', /pcie\.0 needs buses 0 to 2/],
   ['expander bus without busNr', [`<controller type='pci' index='1' model='pcie-expander-bus'><address type='pci' domain='0x0000' bus='0x00' slot='0x10' function='0x0'/></controller>`, port(2, 1, 0), hostdev('gpu0', 2)], 'INPUT_INVALID', /no busNr: libvirt picks one at define/],
   ['passthrough on pcie.0 beside a device libvirt has not placed', [port(1, 0, 2), hostdev('gpu0', 1), `<memballoon model='virtio'/>`], 'INPUT_INVALID', /<memballoon> \(line \d+\) has no address yet/],
 ])('refused: %s', (_name, devices, code, message) => {

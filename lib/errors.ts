@@ -24,8 +24,7 @@ export type ErrorCode =
   | 'LAYOUT_NEEDS_ACPI'
   | 'LAYOUT_CELL_MISSING'
   | 'LAYOUT_CONTROLLER_CONFLICT'
-  | 'LAYOUT_TOO_FEW_VCPUS'
-  | 'LAYOUT_BUS_OVERLAP';
+  | 'LAYOUT_TOO_FEW_VCPUS';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -53,7 +52,6 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'LAYOUT_CELL_MISSING',
   'LAYOUT_CONTROLLER_CONFLICT',
   'LAYOUT_TOO_FEW_VCPUS',
-  'LAYOUT_BUS_OVERLAP',
 ];
 
 export interface ErrorDetails {

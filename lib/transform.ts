@@ -3,7 +3,6 @@ import { requireQ35 } from './domain/machine';
 import { Change } from './edit/changes';
 import { guessIndentUnit } from './edit/anchors';
 import { planEdits } from './edit/plan-edits';
-import { readPlanLayout, withoutLayout } from './edit/layout-plan';
 import { applyEdits } from './edit/splice';
 import { LineTable } from './load/lines';
 import { LoadOptions, loadDomainXml } from './load/load';
@@ -39,15 +38,14 @@ function run(xml: string, plan: Plan, options: TransformOptions, explain: boolea
   const facts = readDomainFacts(doc);
   requireQ35(facts);
   const warnings: string[] = [];
-  const layout = readPlanLayout(plan);
-  const hostdevs = normalizePlan(withoutLayout(plan), warnings);
+  const hostdevs = normalizePlan(plan, warnings); // checks the layout too (plan/layout.ts)
   const target = plan.target ?? {};
   checkQemuForGpudirect(target, hostdevs);
   const needsClique = hostdevs.some((h) => h.gpudirect);
   const overrideStyle = needsClique ? overrideStyleFor(target) : 'override';
   if (explain) warnings.push(...stackWarnings(target, hostdevs)); // transformDomain returns only the XML: no messages to build
   const style: XmlStyle = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
-  const edits = planEdits(facts, hostdevs, style, overrideStyle, plan.mmio, layout);
+  const edits = planEdits(facts, hostdevs, style, overrideStyle, plan.mmio, plan.layout);
   warnings.push(...edits.warnings);
   if (edits.edits.length === 0 && !explain) return { xml, changes: [], warnings };
   const spliced = applyEdits(doc.body, edits.edits);

@@ -27,7 +27,7 @@ export function decideCells(facts: DomainFacts, lf: LayoutFacts, cells: LayoutCe
   const sorted = [...cells].sort((a, b) => a.cell - b.cell);
   sorted.forEach((c, i) => {
     if (c.cell !== i) {
-      throw new PassthroughError('PLAN_INVALID', `The plan is invalid: the domain has no NUMA cells, so the transform creates them, and libvirt numbers cells 0 to ${cells.length - 1}; layout.cells names cell ${c.cell}.`, { path: 'layout.cells' });
+      throw new PassthroughError('LAYOUT_INVALID', `The plan's layout is invalid: the domain has no NUMA cells, so the transform creates them, and libvirt numbers cells 0 to ${cells.length - 1}; layout.cells names cell ${c.cell}.`, { path: 'layout.cells' });
     }
   });
   const vcpus = lf.vcpus ?? 1;

@@ -67,21 +67,14 @@ export function decideLayout(facts: DomainFacts, planLayout: PlanLayout, planHos
 
 /**
  * Under a numa or mirror layout every planned device sits on a port of the layout (else libvirt puts it on pcie.0,
- * off every node); a device on a layout controller sits on a root or downstream port, the only ones with a slot for it.
+ * on no NUMA node); which ports a device may sit on is checked with the rest of the plan (plan/layout.ts).
  */
 function checkPlacements(layout: PlanLayout, hostdevs: PlannedHostdev[]): void {
-  const byIndex = new Map(layout.controllers.map((c) => [c.index, c]));
-  for (const h of hostdevs) {
-    const path = `hostdevs[${h.index}].guestAddress`;
-    if (!h.guestAddress) {
-      if (layout.kind === 'flat') continue;
-      throw new PassthroughError('PLAN_INVALID', `The plan is invalid: ${path} is missing; a ${layout.kind} layout places every device on one of its ports (libvirt would put it on pcie.0, on no NUMA node).`, { path });
-    }
-    const parent = byIndex.get(h.guestAddress.bus);
-    if (parent && parent.model !== 'pcie-root-port' && parent.model !== 'pcie-switch-downstream-port') {
-      throw new PassthroughError('PLAN_INVALID', `The plan is invalid: ${path} puts the device on the layout's ${parent.model} (index ${parent.index}); devices go on a pcie-root-port or pcie-switch-downstream-port.`, { path });
-    }
-  }
+  if (layout.kind === 'flat') return;
+  const unplaced = hostdevs.find((h) => !h.guestAddress);
+  if (!unplaced) return;
+  const path = `hostdevs[${unplaced.index}].guestAddress`;
+  throw new PassthroughError('LAYOUT_INVALID', `The plan's layout is invalid: ${path} is missing; a ${layout.kind} layout places every device on one of its ports (libvirt would put it on pcie.0, on no NUMA node).`, { path });
 }
 
 /** The guest's bus numbers with the new controllers in place must not overlap (numberBuses throws if they do). */

@@ -53,7 +53,7 @@ export interface NumberedRoot {
  * Guest bus numbers as the firmware (SeaBIOS and OVMF alike, observed with the guest oracle) assigns them: each
  * root bus (pcie.0 from 0, each pxb-pcie from its busNr) is walked depth-first in slot/function order, and every
  * bridge met takes the next number as its secondary bus before the walk goes below it. Throws
- * LAYOUT_BUS_OVERLAP when one root's buses run into the next root's busNr (libvirt accepts that, and the guest
+ * LAYOUT_INVALID when one root's buses run into the next root's busNr (libvirt accepts that, and the guest
  * silently loses the devices behind the bridge that got no bus) or past 255.
  */
 export function numberBuses(members: BusMember[]): NumberedRoot[] {
@@ -89,13 +89,13 @@ function checkRanges(roots: NumberedRoot[]): void {
     const name = root.index === 0 ? 'pcie.0' : `the pcie-expander-bus with index ${root.index} (busNr ${root.busNumber})`;
     if (next && root.last >= next.busNumber) {
       throw new PassthroughError(
-        'LAYOUT_BUS_OVERLAP',
+        'LAYOUT_INVALID',
         `The guest's buses overlap: ${name} needs buses ${root.busNumber} to ${root.last} for the bridges below it, but the pcie-expander-bus with index ${next.index} starts at busNr ${next.busNumber}. ` +
           'libvirt accepts this and the guest silently loses the devices behind the bridge that gets no bus: raise that busNr (and the ones above it) so each range fits.',
       );
     }
     if (root.last > 255) {
-      throw new PassthroughError('LAYOUT_BUS_OVERLAP', `The guest's buses run out: ${name} needs buses ${root.busNumber} to ${root.last}, past 255. Lower its busNr or put fewer bridges below it.`);
+      throw new PassthroughError('LAYOUT_INVALID', `The guest's buses run out: ${name} needs buses ${root.busNumber} to ${root.last}, past 255. Lower its busNr or put fewer bridges below it.`);
     }
   });
 }

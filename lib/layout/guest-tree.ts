@@ -20,7 +20,7 @@ const PCI_CAPABLE = new Set(['disk', 'interface', 'controller', 'memballoon', 'r
  * the host link of each port and what each device is.
  * Only branches that lead to a passthrough device are kept: they are what NCCL's topology is made of.
  *
- * Throws LAYOUT_BUS_OVERLAP when bus ranges collide (the guest would lose devices), and INPUT_INVALID when a
+ * Throws LAYOUT_INVALID when bus ranges collide (the guest would lose devices), and INPUT_INVALID when a
  * passthrough device hangs below pcie.0 while a device there still waits for libvirt to choose its address (the
  * numbers on pcie.0 are then not known before `virsh define`; give the defined domain, `virsh dumpxml --inactive`).
  */

@@ -6,7 +6,6 @@ import { readPlanAddress, validatePlan } from '../plan/validate';
 import { formatPciAddress } from '../pci/address';
 import { closest } from '../suggest';
 import { readLayoutRecord } from '../edit/layout-record';
-import { withoutLayout } from '../edit/layout-plan';
 
 /** Which pass-through configuration to remove: host addresses and/or aliases, or a whole plan. */
 export interface RemoveSelection {
@@ -31,9 +30,8 @@ export function resolveSelection(facts: DomainFacts, selection: RemoveSelection 
     throw new PassthroughError('INPUT_INVALID', 'The selection must be a plan ({ hostdevs: [...] }) or { addresses: [...], aliases: [...] }.');
   }
   if ('hostdevs' in selection) {
-    const plan = withoutLayout(selection);
-    validatePlan(plan);
-    return plan.hostdevs.map((h, i) => {
+    validatePlan(selection);
+    return selection.hostdevs.map((h, i) => {
       const address = formatPciAddress(readPlanAddress(h.address, `hostdevs[${i}].address`));
       const alias = h.alias === undefined ? [] : [userAlias(h.alias)];
       return { label: `hostdevs[${i}] (${[address, ...alias].join(', ')})`, addresses: [address], aliases: alias };
