@@ -39,6 +39,7 @@ interface El {
  *   1db4  GV100GL [Tesla V100 PCIe 16GB] -> Volta
  *   1eb8  TU104GL [Tesla T4]             -> Turing
  *   20b0  GA100 [A100 SXM4 40GB]         -> Ampere
+ *   20b2  GA100 [A100 SXM4 80GB]         -> Ampere (trixie's pci.ids 0.0~2025.06.09-1)
  *   2330  GH100[H100 SXM5 80GB]          -> Hopper
  */
 const ARCHITECTURE_BY_DEVICE: Record<string, string> = {
@@ -46,6 +47,7 @@ const ARCHITECTURE_BY_DEVICE: Record<string, string> = {
   '10de:1db4': 'volta',
   '10de:1eb8': 'turing',
   '10de:20b0': 'ampere',
+  '10de:20b2': 'ampere',
   '10de:2330': 'hopper',
 };
 
