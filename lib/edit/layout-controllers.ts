@@ -1,3 +1,4 @@
+import type { XmlElement } from '../load/element';
 import { DomainFacts, positionOf } from '../domain/facts';
 import { LayoutFacts, PciControllerFact } from '../domain/layout-facts';
 import { PassthroughError, excerpt } from '../errors';
@@ -56,7 +57,7 @@ export function decideControllers(facts: DomainFacts, lf: LayoutFacts, controlle
   return decision;
 }
 
-function isOurHostdev(facts: DomainFacts, element: DomainFacts['root'], sources: Set<string>): boolean {
+function isOurHostdev(facts: DomainFacts, element: XmlElement, sources: Set<string>): boolean {
   return facts.hostdevs.some((h) => h.element === element && sources.has(h.sourceKey));
 }
 
@@ -79,7 +80,7 @@ function describe(c: PciControllerFact): string {
   return excerpt(c.model ?? 'controller', 40);
 }
 
-function conflict(facts: DomainFacts, at: { element: DomainFacts['root'] }, message: string): PassthroughError {
+function conflict(facts: DomainFacts, at: { element: XmlElement }, message: string): PassthroughError {
   return new PassthroughError('LAYOUT_CONTROLLER_CONFLICT', message, positionOf(facts, at.element));
 }
 

@@ -2,13 +2,12 @@ import type { XmlElement } from '../load/element';
 import { DomainFacts } from '../domain/facts';
 import { PASSTHROUGH_NS, attr } from '../domain/xml';
 import { lookupNvidiaDevice } from '../gpudirect/architecture';
-import { DeviceRole, LayoutCell, LayoutKind, LayoutLink } from '../layout/types';
+import { DeviceRole, LayoutCell, LayoutKind, LayoutLink, PlanLayout } from '../layout/types';
 import { parseDeviceId } from '../pci/address';
 import { PlannedHostdev } from '../plan/types';
 import { METADATA_PREFIX, MetadataPart } from '../render/metadata';
 import { Lines, XmlStyle, attributes, placeLines } from '../render/style';
 import { indentOf } from './anchors';
-import { PlanLayout } from '../layout/types';
 
 /**
  * The layout as the metadata records it (`<passthrough:layout>`), for what the domain XML cannot say:

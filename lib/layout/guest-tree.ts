@@ -6,9 +6,8 @@ import { LayoutRecord, deviceRole, readLayoutRecord, roleClassCode } from '../ed
 import { PassthroughError, excerpt } from '../errors';
 import { LoadOptions, loadDomainXml } from '../load/load';
 import { formatPciAddress } from '../pci/address';
-import { BusMember, NumberedMember, busMember, numberBuses } from './guest-buses';
+import { BRIDGES, BusMember, NumberedMember, busMember, numberBuses } from './guest-buses';
 import { PciTree, PciTreeNode } from './types';
-import { BRIDGES } from './guest-buses';
 
 /** Devices that take a PCI address when they have none: libvirt then chooses it, and may add root ports on pcie.0. */
 const PCI_CAPABLE = new Set(['disk', 'interface', 'controller', 'memballoon', 'rng', 'video', 'sound', 'watchdog', 'filesystem', 'hostdev', 'shmem', 'vsock', 'crypto']);
