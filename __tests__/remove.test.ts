@@ -44,10 +44,17 @@ test('removing one GPU keeps the other, its override and its metadata', () => {
   expect(removePassthrough(one, { addresses: ['0000:04:00.0'] })).toBe(domain);
 });
 
-test('without a selection, every GPU in the metadata goes; the NPU stays', () => {
+test('without a selection, everything the metadata records goes: GPUs and NPUs', () => {
   const plan: Plan = { hostdevs: [{ address: '1b:00.0' }, { address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'hopper' } }] };
-  const out = transformDomain(domain, plan);
-  expect(removePassthrough(out)).toBe(transformDomain(domain, { hostdevs: [plan.hostdevs[0]] }));
+  expect(removePassthrough(transformDomain(domain, plan))).toBe(domain);
+});
+
+test("without a selection, a record of the first releases (no added list) takes every GPU it records; the NPU stays", () => {
+  const plan: Plan = { hostdevs: [{ address: '1b:00.0' }, { address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'hopper' } }] };
+  const legacy = (xml: string) => xml.replace(/ added='[^']*'/, '');
+  const out = removePassthrough(legacy(transformDomain(domain, plan)));
+  expect(inspectDomain(out).hostdevs.map((h) => h.source)).toEqual(['0000:1b:00.0']);
+  expect(out).not.toContain('gpudirect-clique');
 });
 
 test('the old-stack -set arguments are removed too', () => {
@@ -109,26 +116,34 @@ test('an alias the domain still sets a clique for counts as found, without its h
 });
 
 // Issue 15: the NPU guide's attach-device leaves a hostdev without alias; a plan alias for it was reported, never written.
-test('a plan alias on an existing hostdev without one is written, so remove --alias finds it', () => {
+test('a plan alias on an existing hostdev without one is written, so remove --alias finds it (and takes back only the alias)', () => {
   const attached = read('__tests__/cases/existing-npu-gets-alias/domain.xml');
   const plan: Plan = { hostdevs: [{ address: '1b:00.0', alias: 'npu0' }] };
   const result = explainTransform(attached, plan);
   expect(result.xml).toContain("<alias name='ua-npu0'/>");
-  expect(result.changes.map((c) => c.kind)).toEqual(['hostdev-unchanged', 'alias-added']);
-  expect(inspectDomain(removePassthrough(result.xml, { aliases: ['npu0'] })).hostdevs).toEqual([]);
+  expect(result.changes.map((c) => c.kind)).toEqual(['hostdev-unchanged', 'alias-added', 'metadata-written']);
+  expect(removePassthrough(result.xml, { aliases: ['npu0'] })).toBe(attached);
 });
 
-// Issue 15: removal was not byte-exact after these transforms. Every case the transform accepts must round-trip,
-// except where the plan names devices that were in the domain before (remove then takes them out too, by design).
-const PRE_EXISTING = new Set(['existing-gpu-and-clique', 'existing-gpu-gets-alias', 'existing-hostdev-same', 'existing-npu-gets-alias', 'existing-override-other-property', 'metadata-existing']);
+// Issue 15: removal was not byte-exact after these transforms. Issue 21: every case the transform accepts must
+// round-trip, those whose plan names devices that were in the domain before included (only what was added goes).
 const roundTripCases = fs
   .readdirSync(path.join(REPO, '__tests__', 'cases'))
-  .filter((c) => fs.existsSync(path.join(REPO, '__tests__', 'cases', c, 'expected.xml')) && !PRE_EXISTING.has(c));
+  .filter((c) => fs.existsSync(path.join(REPO, '__tests__', 'cases', c, 'expected.xml')));
 test.each(roundTripCases)('case %s: removePassthrough(expected, plan) gives back domain.xml byte for byte', (name) => {
   const dir = path.join(REPO, '__tests__', 'cases', name);
   const original = fs.readFileSync(path.join(dir, 'domain.xml'), 'utf8');
   const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
   expect(removePassthrough(fs.readFileSync(path.join(dir, 'expected.xml'), 'utf8'), plan)).toBe(original);
+});
+
+// Issue 21: the previous release's outputs (its expected.xml, kept as previous-release.xml) hold records without the
+// `added` list; removal undoes them as that release did (previous-release-removed.xml where that was not domain.xml).
+test.each(roundTripCases)('case %s: the previous release\'s output is removed as that release removed it', (name) => {
+  const dir = path.join(REPO, '__tests__', 'cases', name);
+  const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
+  const removedFile = ['previous-release-removed.xml', 'domain.xml'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f))!;
+  expect(removePassthrough(fs.readFileSync(path.join(dir, 'previous-release.xml'), 'utf8'), plan)).toBe(fs.readFileSync(removedFile, 'utf8'));
 });
 
 test.each<[string, string]>([
@@ -138,7 +153,7 @@ test.each<[string, string]>([
   const xml = `<domain type='kvm'>\n  <name>d</name>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n${devices}</domain>\n`;
   const plan: Plan = { hostdevs: [{ address: '1b:00.0' }] };
   const out = transformDomain(xml, plan);
-  expect(out).toMatch(/created='devices(-opened)? metadata'\/>/);
+  expect(out).toMatch(/created='devices(-opened)? metadata' added='hostdev:1b:00.0'\/>/);
   expect(removePassthrough(out, plan)).toBe(xml);
 });
 
@@ -243,7 +258,7 @@ test('a created <numa> that holds something the user added since stays, and so d
   const out = withNumaCells(transformDomain(noCpu, gpuPlan)).replace('</numa>', '  <!-- pinned by hand -->\n    </numa>');
   const removed = removePassthrough(out, gpuPlan);
   expect(removed).toContain('<!-- pinned by hand -->');
-  expect(removed).toMatch(/created='metadata test-cpu test-numa'\/>/);
+  expect(removed).toMatch(/created='metadata test-cpu test-numa' added=''\/>/);
 });
 
 test('a part another module writes into the record is kept while the record stays, and goes with it', () => {
@@ -259,7 +274,7 @@ test.each<[string, (out: string) => string, string | RegExp, string]>([
   // Before: re-closed blindly, dropping what was added inside.
   ['an opened pcie-root that holds something added since stays open', (out) => out.replace('</pcihole64>', "</pcihole64>\n      <alias name='pci.0'/>"), "<controller type='pci' index='0' model='pcie-root'>\n      <alias name='pci.0'/>\n    </controller>", 'kept'],
   // Before: the record kept a token it cannot undo but the declaration went anyway; now an unknown kind keeps the record.
-  ['a token of a newer release is kept, and with it the record', (out) => out.replace("created='", "created='layout-cell:7 "), /created='layout-cell:7 metadata'\/>/, 'kept'],
+  ['a token of a newer release is kept, and with it the record', (out) => out.replace("created='", "created='layout-cell:7 "), /created='layout-cell:7 metadata' added=''\/>/, 'kept'],
 ])('%s', (_name, edit, expected) => {
   const plan: Plan = { mmio: { window64GiB: 64 }, hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] };
   const removed = removePassthrough(edit(transformDomain(domain, plan)), plan);
@@ -280,6 +295,6 @@ test('the qemu declaration the transform added goes as soon as nothing uses it, 
   const out = removePassthrough(transformDomain(domain, plan), { aliases: ['gpu0'] });
   const rest: Plan = { mmio: plan.mmio, hostdevs: [npu] };
   expect(out).toContain("<domain type='kvm'>");
-  expect(out).toMatch(/created='pcie-root-opened metadata'>/);
+  expect(out).toMatch(/created='pcie-root-opened metadata' added='hostdev:1b:00.0 pcihole64'>/);
   expect(removePassthrough(out, rest)).toBe(domain);
 });
