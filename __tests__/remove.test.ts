@@ -298,3 +298,39 @@ test('the qemu declaration the transform added goes as soon as nothing uses it, 
   expect(out).toMatch(/created='pcie-root-opened metadata' added='hostdev:1b:00.0 pcihole64'>/);
   expect(removePassthrough(out, rest)).toBe(domain);
 });
+
+// Issue 21 item 6: only what the transform added goes; what the user wrote stays, in whatever spelling.
+const userHostdev = (address: string) =>
+  domain.replace('  </devices>', `    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n        <address ${address}/>\n      </source>\n    </hostdev>\n  </devices>`);
+const userOverride = (inner: string) =>
+  domain.replace('</domain>', `  <qemu:override xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n    ${inner}\n  </qemu:override>\n</domain>`);
+const cliqueProperty = "<qemu:frontend><qemu:property name='x-nv-gpudirect-clique' type='unsigned' value='3'/></qemu:frontend>";
+test.each<[string, string, Plan]>([
+  ["the user's hostdev spelled bus='24' (0x18), the transform changing nothing", userHostdev("domain='0' bus='24' slot='0' function='0'"), { hostdevs: [{ address: '18:00.0' }] }],
+  ["the user's hostdev spelled bus='0X18', without domain", userHostdev("bus='0X18' slot='0x00' function='0x0'"), { hostdevs: [{ address: '18:00.0' }, { address: '3b:00.0' }] }],
+  ["the user's hostdev spelled bus='030' (octal), given an alias by the plan", userHostdev("domain='0x0000' bus='030' slot='0x00' function='0x0'"), { hostdevs: [{ address: '18:00.0', alias: 'npu0' }] }],
+  ["the user's hostdev in libvirt's own spelling, the transform changing nothing", userHostdev("domain='0x0000' bus='0x18' slot='0x00' function='0x0'"), { hostdevs: [{ address: '18:00.0' }] }],
+  ["the user's <qemu:override> clique for an alias the plan names without gpudirect", userOverride(`<qemu:device alias='ua-npu0'>${cliqueProperty}</qemu:device>`), { hostdevs: [{ address: '1b:00.0', alias: 'npu0' }] }],
+  ["the user's clique equal to the plan's: recorded as found, not added", userOverride(`<qemu:device alias='ua-gpu0'>${cliqueProperty}</qemu:device>`), { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 3, architecture: 'ampere' } }] }],
+  ["the user's self-closing <qemu:device alias=…/>, opened for the clique", userOverride("<qemu:device alias='ua-gpu0'/>"), { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] }],
+  ["the user's self-closing <qemu:override/>, opened for the clique", domain.replace('</domain>', "  <qemu:override xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'/>\n</domain>"), { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] }],
+  [
+    "the user's -set clique for an alias the plan names without gpudirect",
+    domain.replace('</domain>', "  <qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n    <qemu:arg value='-set'/>\n    <qemu:arg value='device.ua-npu0.x-nv-gpudirect-clique=3'/>\n  </qemu:commandline>\n</domain>"),
+    { hostdevs: [{ address: '1b:00.0', alias: 'npu0' }] },
+  ],
+  [
+    "the user's <pcihole64> equal to the plan's window",
+    domain.replace('    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n', "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n    <controller type='pci' index='0' model='pcie-root'>\n      <pcihole64 unit='GiB'>64</pcihole64>\n    </controller>\n"),
+    { mmio: { window64GiB: 64 }, hostdevs: [{ address: '3b:00.0' }] },
+  ],
+])('%s: remove(transform(x, plan), plan) === x', (_name, xml, plan) => {
+  expect(removePassthrough(transformDomain(xml, plan), plan)).toBe(xml);
+});
+
+test("a plan naming the user's hostdev in another spelling finds it, and removes nothing of it", () => {
+  const xml = userHostdev("domain='0' bus='24' slot='0' function='0'");
+  const out = transformDomain(xml, { hostdevs: [{ address: '18:00.0' }, { address: '3b:00.0' }] });
+  expect(removePassthrough(out, { addresses: ['18:00.0'] })).toBe(out);
+  expect(removePassthrough(out, { addresses: ['3b:00.0'] })).toBe(xml);
+});
