@@ -334,3 +334,13 @@ test("a plan naming the user's hostdev in another spelling finds it, and removes
   expect(removePassthrough(out, { addresses: ['18:00.0'] })).toBe(out);
   expect(removePassthrough(out, { addresses: ['3b:00.0'] })).toBe(xml);
 });
+
+test("a record of the previous release keeps its form when transformed again, so removal still undoes it as that release did", () => {
+  const dir = path.join(REPO, '__tests__', 'cases', 'spec-2gpu-k80');
+  const previous = fs.readFileSync(path.join(dir, 'previous-release.xml'), 'utf8');
+  const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
+  expect(transformDomain(previous, plan)).toBe(previous);
+  const more = transformDomain(previous, { hostdevs: [{ address: '1b:00.0' }] });
+  expect(more).not.toContain('added=');
+  expect(removePassthrough(more, { hostdevs: [{ address: '1b:00.0' }] })).toBe(previous);
+});
