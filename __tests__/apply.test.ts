@@ -98,7 +98,7 @@ test('several VMs, --json per VM; libvirt refuses one definition and that VM kee
     ['lp-missing', 'LIBVIRT_REFUSED'],
   ]);
   expect(results[1].message).toMatch(/^virsh define failed: .*Attempted double use of PCI Address 0000:00:1f\.0.*; the original definition is back in place$/);
-  expect(results[1].changes).toEqual([expect.objectContaining({ kind: 'hostdev-added', address: '0000:1b:00.0' })]);
+  expect(results[1].changes).toEqual([expect.objectContaining({ kind: 'hostdev-added', address: '0000:1b:00.0' }), expect.objectContaining({ kind: 'metadata-written' })]);
   expect(results[2].message).toMatch(/^virsh dumpxml failed: .*lp-missing/);
   expect(virsh('dumpxml', '--inactive', '--security-info', 'lp-b')).toBe(originalB);
 });

@@ -4,6 +4,7 @@ import { PassthroughError, inspectDomain, removePassthrough, transformDomain, fo
 import type { Plan, PlanHostdev } from '../lib';
 import { isSubsequence } from './helpers/invariants';
 import { corpusEntries } from './helpers/paths';
+import { extraArb, withUserExtras } from './helpers/removal-arbs';
 
 // Property-based tests over the real corpus and over domains generated with xmlbuilder2. FC_RUNS sets the runs per property (CI: 10,000);
 // FC_SEED replays a failure: fast-check prints the seed and the shrunk counterexample.
@@ -237,4 +238,22 @@ test('(e) the caller’s plan object is never mutated', () => {
     }),
     params,
   );
+});
+
+// Issue 21 item 6: removal takes back only what the transform added, for every domain: also one that already holds
+// some of the plan's hostdevs in other spellings, the user's clique settings for the plan's aliases, or a
+// self-closing <qemu:device> the transform opens.
+test('(f) remove(transform(x, plan), plan) === x, x holding the plan\'s hostdevs in other spellings and its own clique settings', () => {
+  let transformed = 0;
+  fc.assert(
+    fc.property(domainArb(acceptedQ35), planArb, fc.array(extraArb, { minLength: 1, maxLength: 6 }), (base, plan, extras) => {
+      const xml = withUserExtras(base, plan, extras);
+      const out = attempt(xml, plan);
+      if (typeof out !== 'string') return true;
+      transformed++;
+      return removePassthrough(out, plan) === xml;
+    }),
+    params,
+  );
+  expect(transformed).toBeGreaterThan(RUNS * 0.3);
 });

@@ -44,10 +44,17 @@ test('removing one GPU keeps the other, its override and its metadata', () => {
   expect(removePassthrough(one, { addresses: ['0000:04:00.0'] })).toBe(domain);
 });
 
-test('without a selection, every GPU in the metadata goes; the NPU stays', () => {
+test('without a selection, everything the metadata records goes: GPUs and NPUs', () => {
   const plan: Plan = { hostdevs: [{ address: '1b:00.0' }, { address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'hopper' } }] };
-  const out = transformDomain(domain, plan);
-  expect(removePassthrough(out)).toBe(transformDomain(domain, { hostdevs: [plan.hostdevs[0]] }));
+  expect(removePassthrough(transformDomain(domain, plan))).toBe(domain);
+});
+
+test("without a selection, a record of the first releases (no added list) takes every GPU it records; the NPU stays", () => {
+  const plan: Plan = { hostdevs: [{ address: '1b:00.0' }, { address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'hopper' } }] };
+  const legacy = (xml: string) => xml.replace(/ added='[^']*'/, '');
+  const out = removePassthrough(legacy(transformDomain(domain, plan)));
+  expect(inspectDomain(out).hostdevs.map((h) => h.source)).toEqual(['0000:1b:00.0']);
+  expect(out).not.toContain('gpudirect-clique');
 });
 
 test('the old-stack -set arguments are removed too', () => {
@@ -109,26 +116,35 @@ test('an alias the domain still sets a clique for counts as found, without its h
 });
 
 // Issue 15: the NPU guide's attach-device leaves a hostdev without alias; a plan alias for it was reported, never written.
-test('a plan alias on an existing hostdev without one is written, so remove --alias finds it', () => {
+test('a plan alias on an existing hostdev without one is written, so remove --alias finds it (and takes back only the alias)', () => {
   const attached = read('__tests__/cases/existing-npu-gets-alias/domain.xml');
   const plan: Plan = { hostdevs: [{ address: '1b:00.0', alias: 'npu0' }] };
   const result = explainTransform(attached, plan);
   expect(result.xml).toContain("<alias name='ua-npu0'/>");
-  expect(result.changes.map((c) => c.kind)).toEqual(['hostdev-unchanged', 'alias-added']);
-  expect(inspectDomain(removePassthrough(result.xml, { aliases: ['npu0'] })).hostdevs).toEqual([]);
+  expect(result.changes.map((c) => c.kind)).toEqual(['hostdev-unchanged', 'alias-added', 'metadata-written']);
+  expect(removePassthrough(result.xml, { aliases: ['npu0'] })).toBe(attached);
 });
 
-// Issue 15: removal was not byte-exact after these transforms. Every case the transform accepts must round-trip,
-// except where the plan names devices that were in the domain before (remove then takes them out too, by design).
-const PRE_EXISTING = new Set(['existing-gpu-and-clique', 'existing-gpu-gets-alias', 'existing-hostdev-same', 'existing-npu-gets-alias', 'existing-override-other-property', 'metadata-existing']);
+// Issue 15: removal was not byte-exact after these transforms. Issue 21: every case the transform accepts must
+// round-trip, those whose plan names devices that were in the domain before included (only what was added goes).
 const roundTripCases = fs
   .readdirSync(path.join(REPO, '__tests__', 'cases'))
-  .filter((c) => fs.existsSync(path.join(REPO, '__tests__', 'cases', c, 'expected.xml')) && !PRE_EXISTING.has(c));
+  .filter((c) => fs.existsSync(path.join(REPO, '__tests__', 'cases', c, 'expected.xml')));
 test.each(roundTripCases)('case %s: removePassthrough(expected, plan) gives back domain.xml byte for byte', (name) => {
   const dir = path.join(REPO, '__tests__', 'cases', name);
   const original = fs.readFileSync(path.join(dir, 'domain.xml'), 'utf8');
   const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
   expect(removePassthrough(fs.readFileSync(path.join(dir, 'expected.xml'), 'utf8'), plan)).toBe(original);
+});
+
+// Issue 21: the previous release's outputs (its expected.xml, kept as previous-release.xml; cases newer than that
+// release, such as the layouts, have none) hold records without the `added` list; removal undoes them as that release did (previous-release-removed.xml where that was not domain.xml).
+const previousReleaseCases = roundTripCases.filter((name) => fs.existsSync(path.join(REPO, '__tests__', 'cases', name, 'previous-release.xml')));
+test.each(previousReleaseCases)('case %s: the previous release\'s output is removed as that release removed it', (name) => {
+  const dir = path.join(REPO, '__tests__', 'cases', name);
+  const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
+  const removedFile = ['previous-release-removed.xml', 'domain.xml'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f))!;
+  expect(removePassthrough(fs.readFileSync(path.join(dir, 'previous-release.xml'), 'utf8'), plan)).toBe(fs.readFileSync(removedFile, 'utf8'));
 });
 
 test.each<[string, string]>([
@@ -138,7 +154,7 @@ test.each<[string, string]>([
   const xml = `<domain type='kvm'>\n  <name>d</name>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n${devices}</domain>\n`;
   const plan: Plan = { hostdevs: [{ address: '1b:00.0' }] };
   const out = transformDomain(xml, plan);
-  expect(out).toMatch(/created='devices(-opened)? metadata'\/>/);
+  expect(out).toMatch(/created='devices(-opened)? metadata' added='hostdev:1b:00.0'\/>/);
   expect(removePassthrough(out, plan)).toBe(xml);
 });
 
@@ -243,7 +259,7 @@ test('a created <numa> that holds something the user added since stays, and so d
   const out = withNumaCells(transformDomain(noCpu, gpuPlan)).replace('</numa>', '  <!-- pinned by hand -->\n    </numa>');
   const removed = removePassthrough(out, gpuPlan);
   expect(removed).toContain('<!-- pinned by hand -->');
-  expect(removed).toMatch(/created='metadata test-cpu test-numa'\/>/);
+  expect(removed).toMatch(/created='metadata test-cpu test-numa' added=''\/>/);
 });
 
 test('a part another module writes into the record is kept while the record stays, and goes with it', () => {
@@ -259,7 +275,7 @@ test.each<[string, (out: string) => string, string | RegExp, string]>([
   // Before: re-closed blindly, dropping what was added inside.
   ['an opened pcie-root that holds something added since stays open', (out) => out.replace('</pcihole64>', "</pcihole64>\n      <alias name='pci.0'/>"), "<controller type='pci' index='0' model='pcie-root'>\n      <alias name='pci.0'/>\n    </controller>", 'kept'],
   // Before: the record kept a token it cannot undo but the declaration went anyway; now an unknown kind keeps the record.
-  ['a token of a newer release is kept, and with it the record', (out) => out.replace("created='", "created='layout-cell:7 "), /created='layout-cell:7 metadata'\/>/, 'kept'],
+  ['a token of a newer release is kept, and with it the record', (out) => out.replace("created='", "created='layout-cell:7 "), /created='layout-cell:7 metadata' added=''\/>/, 'kept'],
 ])('%s', (_name, edit, expected) => {
   const plan: Plan = { mmio: { window64GiB: 64 }, hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] };
   const removed = removePassthrough(edit(transformDomain(domain, plan)), plan);
@@ -280,6 +296,52 @@ test('the qemu declaration the transform added goes as soon as nothing uses it, 
   const out = removePassthrough(transformDomain(domain, plan), { aliases: ['gpu0'] });
   const rest: Plan = { mmio: plan.mmio, hostdevs: [npu] };
   expect(out).toContain("<domain type='kvm'>");
-  expect(out).toMatch(/created='pcie-root-opened metadata'>/);
+  expect(out).toMatch(/created='pcie-root-opened metadata' added='hostdev:1b:00.0 pcihole64'>/);
   expect(removePassthrough(out, rest)).toBe(domain);
+});
+
+// Issue 21 item 6: only what the transform added goes; what the user wrote stays, in whatever spelling.
+const userHostdev = (address: string) =>
+  domain.replace('  </devices>', `    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n        <address ${address}/>\n      </source>\n    </hostdev>\n  </devices>`);
+const userOverride = (inner: string) =>
+  domain.replace('</domain>', `  <qemu:override xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n    ${inner}\n  </qemu:override>\n</domain>`);
+const cliqueProperty = "<qemu:frontend><qemu:property name='x-nv-gpudirect-clique' type='unsigned' value='3'/></qemu:frontend>";
+test.each<[string, string, Plan]>([
+  ["the user's hostdev spelled bus='24' (0x18), the transform changing nothing", userHostdev("domain='0' bus='24' slot='0' function='0'"), { hostdevs: [{ address: '18:00.0' }] }],
+  ["the user's hostdev spelled bus='0X18', without domain", userHostdev("bus='0X18' slot='0x00' function='0x0'"), { hostdevs: [{ address: '18:00.0' }, { address: '3b:00.0' }] }],
+  ["the user's hostdev spelled bus='030' (octal), given an alias by the plan", userHostdev("domain='0x0000' bus='030' slot='0x00' function='0x0'"), { hostdevs: [{ address: '18:00.0', alias: 'npu0' }] }],
+  ["the user's hostdev in libvirt's own spelling, the transform changing nothing", userHostdev("domain='0x0000' bus='0x18' slot='0x00' function='0x0'"), { hostdevs: [{ address: '18:00.0' }] }],
+  ["the user's <qemu:override> clique for an alias the plan names without gpudirect", userOverride(`<qemu:device alias='ua-npu0'>${cliqueProperty}</qemu:device>`), { hostdevs: [{ address: '1b:00.0', alias: 'npu0' }] }],
+  ["the user's clique equal to the plan's: recorded as found, not added", userOverride(`<qemu:device alias='ua-gpu0'>${cliqueProperty}</qemu:device>`), { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 3, architecture: 'ampere' } }] }],
+  ["the user's self-closing <qemu:device alias=…/>, opened for the clique", userOverride("<qemu:device alias='ua-gpu0'/>"), { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] }],
+  ["the user's self-closing <qemu:override/>, opened for the clique", domain.replace('</domain>', "  <qemu:override xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'/>\n</domain>"), { hostdevs: [{ address: '3b:00.0', alias: 'gpu0', gpudirect: { clique: 0, architecture: 'ampere' } }] }],
+  [
+    "the user's -set clique for an alias the plan names without gpudirect",
+    domain.replace('</domain>', "  <qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n    <qemu:arg value='-set'/>\n    <qemu:arg value='device.ua-npu0.x-nv-gpudirect-clique=3'/>\n  </qemu:commandline>\n</domain>"),
+    { hostdevs: [{ address: '1b:00.0', alias: 'npu0' }] },
+  ],
+  [
+    "the user's <pcihole64> equal to the plan's window",
+    domain.replace('    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n', "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n    <controller type='pci' index='0' model='pcie-root'>\n      <pcihole64 unit='GiB'>64</pcihole64>\n    </controller>\n"),
+    { mmio: { window64GiB: 64 }, hostdevs: [{ address: '3b:00.0' }] },
+  ],
+])('%s: remove(transform(x, plan), plan) === x', (_name, xml, plan) => {
+  expect(removePassthrough(transformDomain(xml, plan), plan)).toBe(xml);
+});
+
+test("a plan naming the user's hostdev in another spelling finds it, and removes nothing of it", () => {
+  const xml = userHostdev("domain='0' bus='24' slot='0' function='0'");
+  const out = transformDomain(xml, { hostdevs: [{ address: '18:00.0' }, { address: '3b:00.0' }] });
+  expect(removePassthrough(out, { addresses: ['18:00.0'] })).toBe(out);
+  expect(removePassthrough(out, { addresses: ['3b:00.0'] })).toBe(xml);
+});
+
+test("a record of the previous release keeps its form when transformed again, so removal still undoes it as that release did", () => {
+  const dir = path.join(REPO, '__tests__', 'cases', 'spec-2gpu-k80');
+  const previous = fs.readFileSync(path.join(dir, 'previous-release.xml'), 'utf8');
+  const plan = JSON.parse(fs.readFileSync(path.join(dir, 'plan.json'), 'utf8'));
+  expect(transformDomain(previous, plan)).toBe(previous);
+  const more = transformDomain(previous, { hostdevs: [{ address: '1b:00.0' }] });
+  expect(more).not.toContain('added=');
+  expect(removePassthrough(more, { hostdevs: [{ address: '1b:00.0' }] })).toBe(previous);
 });

@@ -5,18 +5,19 @@ import { LoadOptions, loadDomainXml } from './load/load';
 import { commandlineRemovals, overrideRemovals } from './remove/payload';
 import { rewrittenRecord } from './remove/record';
 import { RemoveSelection, requireFound, resolveSelection } from './remove/selection';
-import { undoStructures } from './remove/undo';
+import { everythingRecorded, takenFor } from './remove/taken';
+import { openedByUs, undoStructures } from './remove/undo';
 
 export type { RemoveSelection } from './remove/selection';
 
 /**
- * The inverse of transformDomain: removes the selected PCI hostdevs, their GPUDirect clique settings
- * (`<qemu:override>` properties or `-set` arguments), and their entries in the library's metadata;
- * containers left empty go too, and so does whatever structure the metadata records as created or opened
- * (`<devices>`, the pcie-root controller, `<metadata>`, the qemu namespace declaration, …) once nothing that
- * stays needs it. With a plan, removes everything the plan describes, so that
- * `removePassthrough(transformDomain(x, plan), plan) === x`.
- * Without a selection: every GPU (and MMIO window) recorded in the library's metadata.
+ * The inverse of transformDomain: takes back what the library's metadata records it added — PCI hostdevs, aliases
+ * written into the user's hostdevs, GPUDirect clique settings (`<qemu:override>` properties or `-set` arguments),
+ * the MMIO window — and their entries in the metadata; containers left empty go too, and so does whatever structure
+ * the metadata records as created or opened (`<devices>`, the pcie-root controller, `<metadata>`, the qemu namespace
+ * declaration, …) once nothing that stays needs it. A selection (a plan, addresses, aliases) only narrows that:
+ * what the user wrote stays, so that `removePassthrough(transformDomain(x, plan), plan) === x` for every x.
+ * Without a selection: everything recorded. A record of the first releases (no `added` list) is undone as they did.
  *
  * Throws PassthroughError `INPUT_INVALID` for a selection with unknown keys or wrong types, and
  * `REMOVE_NOT_FOUND` when something selected (an address, an alias, a plan entry) is not in the domain,
@@ -25,25 +26,24 @@ export type { RemoveSelection } from './remove/selection';
  */
 export function removePassthrough(xml: string, selection?: RemoveSelection | { hostdevs: unknown[] }, options: LoadOptions = {}): string {
   const facts = readDomainFacts(loadDomainXml(xml, options));
-  const wanted = resolveSelection(facts, selection);
-  const addresses = new Set(wanted.flatMap((w) => w.addresses));
-  const aliases = new Set(wanted.flatMap((w) => w.aliases));
-  const hostdevs = facts.hostdevs.filter(
-    (h) => h.kind === 'hostdev' && (addresses.has(h.sourceKey) || (h.alias !== undefined && aliases.has(h.alias))),
-  );
+  const recorded = facts.metadataAdded !== undefined;
+  const wanted = selection === undefined && recorded ? everythingRecorded(facts) : resolveSelection(facts, selection);
   const removeMmio = facts.metadataMmioGiB !== undefined && (selection === undefined || ('hostdevs' in selection && 'mmio' in selection));
-  requireFound(facts, wanted, hostdevs.map((h) => h.sourceKey), selection === undefined && !removeMmio);
-  const removedAliases = new Set([...aliases, ...hostdevs.flatMap((h) => (h.alias ? [h.alias] : []))]);
+  const taken = takenFor(facts, wanted, removeMmio);
+  const present = recorded ? facts.hostdevs.filter((h) => h.kind === 'hostdev') : taken.hostdevs;
+  if (selection !== undefined || !recorded) requireFound(facts, wanted, present.map((h) => h.sourceKey), selection === undefined && !removeMmio);
+  const keep = openedByUs(facts);
   const removals: XmlElement[] = [
-    ...hostdevs.map((h) => h.element),
-    ...overrideRemovals(facts, removedAliases),
-    ...commandlineRemovals(facts, removedAliases, removeMmio),
-    ...(removeMmio && facts.pcihole64 ? [facts.pcihole64.element] : []),
+    ...taken.hostdevs.map((h) => h.element),
+    ...taken.aliasElements,
+    ...overrideRemovals(facts, taken.cliques, keep),
+    ...commandlineRemovals(facts, taken.cliques, taken.fwCfg, keep),
+    ...(taken.pcihole64 && facts.pcihole64 ? [facts.pcihole64.element] : []),
   ];
-  const gpus = facts.metadataGpus.filter((g) => !removedAliases.has(g.alias));
+  const gpus = facts.metadataGpus.filter((g) => !taken.metadataAliases.has(g.alias));
   const mmioGiB = removeMmio ? undefined : facts.metadataMmioGiB;
-  const undo = undoStructures(facts, removals, gpus.length > 0 || mmioGiB !== undefined);
-  const record = undo.recordGone ? undefined : rewrittenRecord(facts, gpus, mmioGiB, undo.remaining);
+  const undo = undoStructures(facts, removals, gpus.length > 0 || mmioGiB !== undefined || (taken.remainingAdded ?? []).length > 0);
+  const record = undo.recordGone ? undefined : rewrittenRecord(facts, { gpus, mmioGiB, created: undo.remaining, added: taken.remainingAdded });
   const edits = record ? [...undo.edits, record] : undo.edits;
   if (edits.length === 0) return xml;
   return facts.doc.bom + applyEdits(facts.doc.body, edits).text;

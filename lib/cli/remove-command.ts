@@ -7,10 +7,11 @@ const removeModule = () => require('../remove') as typeof import('../remove');
 
 export const REMOVE_HELP = `Usage: libvirt-passthrough remove [DOMAIN.xml] [--plan PLAN.json] [--address ADDR]... [--alias NAME]... [--in-place [--no-backup]]
 
-The inverse of transform: removes the selected <hostdev> entries, their clique settings
-(<qemu:override> properties or -set arguments) and their metadata; what the transform created
-(<metadata>, the qemu namespace declaration) goes when nothing else needs it.
-Without a selection: every GPU recorded in the library's metadata.
+The inverse of transform: takes back what the domain's metadata records the transform added
+(<hostdev> entries, aliases, clique settings as <qemu:override> properties or -set arguments,
+the MMIO window) and their metadata; what the transform created (<metadata>, the qemu namespace
+declaration) goes when nothing else needs it. A selection only narrows that: what you wrote stays.
+Without a selection: everything recorded (a record written before the added list: every GPU).
 Something selected that is not in the domain (a typo, an alias without its device) is an error
 (REMOVE_NOT_FOUND, exit 1), and then nothing is removed or written.
   --plan FILE      remove everything this plan added (- : from standard input; then give DOMAIN.xml)

@@ -68,6 +68,8 @@ export interface DomainFacts {
   metadataGpus: MetadataGpu[];
   /** What the library created or opened in this domain, as structure tokens (lib/edit/structure.ts), so that removal can undo exactly that. */
   metadataCreated: string[];
+  /** What the library added inside what the user wrote (lib/edit/added.ts); undefined: a record of the first releases, which wrote no such list. */
+  metadataAdded?: string[];
   /** Other children of the library's record (parts other modules write, `<passthrough:layout>`), kept as they are. */
   metadataParts: { name: string; element: XmlElement }[];
   hidesKvm: boolean;
@@ -198,6 +200,8 @@ function readMetadata(facts: DomainFacts, metadata: XmlElement): void {
     if (el.namespaceURI !== PASSTHROUGH_NS || el.localName !== 'gpudirect') continue;
     facts.ourMetadata = el;
     facts.metadataCreated = (attr(el, 'created') ?? '').split(/\s+/).filter(Boolean);
+    const addedList = attr(el, 'added');
+    facts.metadataAdded = addedList === undefined ? undefined : addedList.split(/\s+/).filter(Boolean);
     for (const gpu of el.children) {
       const ours = gpu.namespaceURI === PASSTHROUGH_NS;
       if (ours && gpu.localName === 'mmio') facts.metadataMmioGiB = Number(attr(gpu, 'window64GiB'));

@@ -4,10 +4,11 @@ import { PassthroughError, excerpt } from '../errors';
 import { OverrideStyle } from '../plan/types';
 import { cliquePropertyLine, frontendLines, overrideDeviceLines, setArgLines } from '../render/qemu';
 import { XmlStyle } from '../render/style';
+import { added } from './added';
 import { appendInside } from './anchors';
 import { Change } from './changes';
 import { insertInto, rootChild } from './container';
-import { EditPlan, Gpu, addInsertion } from './edit-plan';
+import { EditPlan, Gpu, addInsertion, recordCreated } from './edit-plan';
 import { qemuPrefix } from './qemu-namespace';
 
 /** Each GPU's clique, as a `<qemu:override>` property or (old stacks) a queued `-set` argument pair. */
@@ -69,18 +70,23 @@ function placeOverrides(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: E
       ? appendInside(facts, frontend, [[[0, cliquePropertyLine(p, gpu.clique, style)]]], style)
       : appendInside(facts, device, [frontendLines(p, gpu.clique, style)], style);
     const edit = addInsertion(out, insertion);
+    // The user's `<qemu:device alias=…/>` (or frontend) opened for the property: removal closes it again.
+    if ((frontend ?? device).selfClosing) recordCreated(out, { kind: frontend ? 'qemu-frontend' : 'qemu-device', arg: gpu.alias, opened: true });
+    out.added.push(added.clique(gpu.alias));
     out.changes.push({ change: cliqueChange(gpu, 'clique-added', 'override'), edit, at: insertion.blockStarts[0] });
   }
   if (fresh.length === 0) return;
   const blocks = fresh.map((gpu) => overrideDeviceLines(prefix, gpu, style));
-  const override = { element: facts.qemuOverride, creation: rootChild(`<${prefix}:override>`, `</${prefix}:override>`) };
+  const override = { structure: { kind: 'qemu-override', openedOnly: true }, element: facts.qemuOverride, creation: rootChild(`<${prefix}:override>`, `</${prefix}:override>`) };
   const insertion = insertInto(facts, override, blocks, style);
   const edit = addInsertion(out, insertion);
+  out.added.push(...fresh.map((gpu) => added.clique(gpu.alias)));
   fresh.forEach((gpu, i) => out.changes.push({ change: cliqueChange(gpu, 'clique-added', 'override'), edit, at: insertion.blockStarts[i] }));
 }
 
 /** Queued for writeCommandline, which puts every `<qemu:arg>` pair of this transform into one `<qemu:commandline>`. */
 function placeSetArguments(facts: DomainFacts, gpus: Gpu[], style: XmlStyle, out: EditPlan): void {
   const prefix = qemuPrefix(facts, facts.qemuCommandline, style, out);
+  for (const gpu of gpus) out.added.push(added.clique(gpu.alias));
   for (const gpu of gpus) out.pendingArgs.push({ lines: setArgLines(prefix, gpu, style), changes: [cliqueChange(gpu, 'clique-added', 'commandline')] });
 }

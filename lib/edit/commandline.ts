@@ -12,7 +12,7 @@ export function writeCommandline(facts: DomainFacts, style: XmlStyle, out: EditP
   if (out.pendingArgs.length === 0) return;
   const blocks = out.pendingArgs.map((p) => p.lines);
   const prefix = qemuPrefix(facts, facts.qemuCommandline, style, out);
-  const commandline = { element: facts.qemuCommandline, creation: rootChild(`<${prefix}:commandline>`, `</${prefix}:commandline>`) };
+  const commandline = { structure: { kind: 'qemu-commandline', openedOnly: true }, element: facts.qemuCommandline, creation: rootChild(`<${prefix}:commandline>`, `</${prefix}:commandline>`) };
   const insertion = insertInto(facts, commandline, blocks, style);
   const edit = addInsertion(out, insertion);
   out.pendingArgs.forEach((p, i) => p.changes.forEach((change) => out.changes.push({ change, edit, at: insertion.blockStarts[i] })));

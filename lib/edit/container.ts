@@ -9,8 +9,9 @@ import { structureKind } from './structure-kinds';
 /** An element blocks go into, which the document may lack or have self-closing. */
 export interface Container {
   /** What the metadata calls it once created or opened. Without it nothing is recorded: removal takes such a container
-   * (`<qemu:override>`) away when it empties it. */
-  structure?: { kind: string; arg?: string };
+   * (`<qemu:override>`) away when it empties it. `openedOnly`: such a container, recorded only when the user's
+   * self-closing one is opened (removal then closes it again rather than taking it away). */
+  structure?: { kind: string; arg?: string; openedOnly?: boolean };
   element: XmlElement | undefined;
   creation: Creation;
 }
@@ -41,7 +42,8 @@ export function insertInto(facts: DomainFacts, container: Container, blocks: Lin
 export function creationsFor(facts: DomainFacts, style: XmlStyle, container: Container): Structure[] {
   const element = container.element;
   if (element && !element.selfClosing) return [];
-  const own = container.structure ? [{ ...container.structure, opened: element !== undefined }] : [];
+  const structure = container.structure;
+  const own = structure && (element || !structure.openedOnly) ? [{ kind: structure.kind, arg: structure.arg, opened: element !== undefined }] : [];
   const parent = container.creation.parent;
   if (element || parent === 'root') return own;
   return [...creationsFor(facts, style, kindContainer(facts, style, parent.kind, parent.arg)), ...own];

@@ -15,6 +15,8 @@ export interface EditPlan {
   edits: Edit[];
   /** What this transform creates or opens, as structure tokens (recorded in the metadata). */
   created: string[];
+  /** What this transform adds inside what the user wrote, as lib/edit/added.ts tokens (recorded in the metadata). */
+  added: string[];
   /** Children other planners contribute to the metadata record (`<passthrough:layout>`), replacing any of the same name. */
   metadataParts: MetadataPart[];
   /** The qemu namespace prefix once chosen (and declared, if needed) for this transform. */
@@ -34,7 +36,7 @@ export interface Gpu extends CliqueAssignment {
 }
 
 export function emptyEditPlan(): EditPlan {
-  return { edits: [], created: [], metadataParts: [], pendingArgs: [], changes: [], warnings: [] };
+  return { edits: [], created: [], added: [], metadataParts: [], pendingArgs: [], changes: [], warnings: [] };
 }
 
 /** Adds the insertion's edit, records what it created or opened, and returns its index (changes refer to edits by index). */

@@ -5,6 +5,7 @@ import { formatPciAddress } from '../pci/address';
 import { PlannedHostdev } from '../plan/types';
 import { aliasLine, hostdevLines } from '../render/hostdev';
 import { Lines, XmlStyle } from '../render/style';
+import { added } from './added';
 import { hostdevPosition, insertAfter, insertFirst } from './anchors';
 import { Change } from './changes';
 import { insertInto, kindContainer } from './container';
@@ -24,21 +25,21 @@ export function placeHostdevs(
   leading: { lines: Lines; change: Change }[] = [],
 ): Gpu[] {
   const existingBySource = new Map(facts.hostdevs.map((h) => [h.sourceKey, h]));
-  const added: PlannedHostdev[] = [];
+  const newHostdevs: PlannedHostdev[] = [];
   const gpus: Gpu[] = [];
   for (const planned of hostdevs) {
     const existing = existingBySource.get(planned.addressKey);
     const alias = existing ? reuseExisting(facts, planned, existing, style, out) : checkNewHostdev(facts, planned);
-    if (!existing) added.push(planned);
+    if (!existing) newHostdevs.push(planned);
     if (planned.gpudirect && alias) gpus.push({ alias, clique: planned.gpudirect.clique, planned });
   }
-  if (added.length > 0) {
+  if (newHostdevs.length > 0) {
     // Opening `<devices/>` (or creating `<devices>`) twice would overlap: a new pcie-root goes in the same insertion.
     const controller = window64GiB !== undefined && !facts.pcieRoot && (!facts.devices || facts.devices.selfClosing);
     const blocks = [
       ...(controller ? [rootControllerLines(facts, window64GiB, style)] : []),
       ...leading.map((l) => l.lines),
-      ...added.map((h) => hostdevLines(h, style)),
+      ...newHostdevs.map((h) => hostdevLines(h, style)),
     ];
     const position = facts.devices ? hostdevPosition(facts, facts.devices) : 'last';
     const insertion = insertInto(facts, kindContainer(facts, style, 'devices'), blocks, style, position);
@@ -46,7 +47,8 @@ export function placeHostdevs(
     if (controller) out.rootControllerPlaced = { edit, at: insertion.blockStarts[0] };
     const first = (controller ? 1 : 0) + leading.length;
     leading.forEach((l, i) => out.changes.push({ change: l.change, edit, at: insertion.blockStarts[first - leading.length + i] }));
-    added.forEach((h, i) =>
+    out.added.push(...newHostdevs.map((h) => added.hostdev(h.addressKey)));
+    newHostdevs.forEach((h, i) =>
       out.changes.push({ change: { kind: 'hostdev-added', address: h.addressKey, alias: h.alias }, edit, at: insertion.blockStarts[first + i] }),
     );
   }
@@ -128,6 +130,7 @@ function addAlias(facts: DomainFacts, planned: PlannedHostdev, existing: Existin
   const line: Lines = [[0, aliasLine(alias, style)[1]]];
   const insertion = source ? insertAfter(facts, source, [line], style) : insertFirst(facts, existing.element, [line], style);
   const edit = addInsertion(out, insertion);
+  out.added.push(added.alias(alias));
   out.changes.push({ change: { kind: 'alias-added', alias, address: planned.addressKey }, edit, at: insertion.blockStarts[0] });
   return alias;
 }

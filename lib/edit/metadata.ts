@@ -12,13 +12,18 @@ export function placeMetadata(facts: DomainFacts, gpus: Gpu[], mmioGiB: number |
   // Writing the record may create or open `<metadata>` itself: the record lists that too, last.
   const ownContainer = facts.ourMetadata ? [] : creationsFor(facts, style, container).map(structureToken);
   const created = [...new Set([...facts.metadataCreated, ...out.created, ...ownContainer])];
+  // A record of the first releases (no `added` list) keeps its form: removal undoes it as they did.
+  const legacy = facts.ourMetadata !== undefined && facts.metadataAdded === undefined;
+  const addedList = legacy ? undefined : [...new Set([...(facts.metadataAdded ?? []), ...out.added])];
   const record: MetadataRecord = {
     gpus: mergedMetadata(facts.metadataGpus, gpus),
     mmioGiB: mmioGiB ?? facts.metadataMmioGiB,
     created,
+    added: addedList,
     parts: mergedParts(facts, out.metadataParts),
   };
-  if (sameMetadata(record.gpus, facts.metadataGpus) && created.join(' ') === facts.metadataCreated.join(' ') && record.mmioGiB === facts.metadataMmioGiB && out.metadataParts.length === 0) return;
+  const sameAdded = (addedList ?? []).join(' ') === (facts.metadataAdded ?? []).join(' ') && facts.ourMetadata !== undefined;
+  if (sameAdded && sameMetadata(record.gpus, facts.metadataGpus) && created.join(' ') === facts.metadataCreated.join(' ') && record.mmioGiB === facts.metadataMmioGiB && out.metadataParts.length === 0) return;
   const lines = metadataLines(record, style);
   let insertion: Insertion;
   if (facts.ourMetadata) {

@@ -2,6 +2,7 @@ import { DomainFacts, positionOf } from '../domain/facts';
 import { PassthroughError } from '../errors';
 import { wrap } from '../render/qemu';
 import { Lines, XmlStyle, attributes } from '../render/style';
+import { added } from './added';
 import { Change } from './changes';
 import { insertInto, kindContainer } from './container';
 import { EditPlan, addInsertion, recordCreated } from './edit-plan';
@@ -30,6 +31,7 @@ export function placeMmio(facts: DomainFacts, window64GiB: number, style: XmlSty
     [0, `<${prefix}:arg${attributes([['value', '-fw_cfg']], style.quote)}/>`],
     [0, `<${prefix}:arg${attributes([['value', OVMF_MMIO_ARG(mb)]], style.quote)}/>`],
   ];
+  out.added.push(added.fwCfg);
   out.pendingArgs.push({ lines, changes: [{ kind: 'mmio-added', mmioWindowGiB: window64GiB }] });
 }
 
@@ -48,11 +50,13 @@ function placePcihole64(facts: DomainFacts, window64GiB: number, style: XmlStyle
   if (out.rootControllerPlaced) {
     // placeHostdevs wrote the controller into the `<devices>` it created or opened, as its first block.
     recordCreated(out, { kind: 'pcie-root', opened: false });
+    out.added.push(added.pcihole64);
     out.changes.push({ change, ...out.rootControllerPlaced });
     return;
   }
   const insertion = insertInto(facts, kindContainer(facts, style, 'pcie-root'), [pcihole64Lines(window64GiB, style)], style);
   const edit = addInsertion(out, insertion);
+  out.added.push(added.pcihole64);
   out.changes.push({ change, edit, at: insertion.outerStart ?? insertion.blockStarts[0] });
 }
 

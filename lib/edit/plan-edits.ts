@@ -41,8 +41,9 @@ export function planEdits(
   if (gpus.length > 0) placeCliques(facts, gpus, style, overrideStyle, out);
   if (mmio) placeMmio(facts, mmio.window64GiB, style, out);
   writeCommandline(facts, style, out);
-  // Also for plans without GPUs when the transform created structure (`<devices>`) that removal must undo.
-  if (gpus.length > 0 || mmio || out.created.length > 0 || out.metadataParts.length > 0) placeMetadata(facts, gpus, mmio?.window64GiB, style, out);
+  // Also for plans without GPUs: the record says what removal takes back (even when the domain had it all already),
+  // and what structure (`<devices>`, a layout) the transform created.
+  if (hostdevs.length > 0 || mmio || out.created.length > 0 || out.metadataParts.length > 0) placeMetadata(facts, gpus, mmio?.window64GiB, style, out);
   if (gpus.length > 0 && facts.hidesKvm) {
     out.warnings.push(
       'The domain hides KVM from the guest (<kvm><hidden state=\'on\'/> or kvm=off): the NVIDIA driver then ignores the GPUDirect capability. Remove it unless the guest driver needs it.',

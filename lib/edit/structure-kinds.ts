@@ -1,5 +1,6 @@
 import type { XmlElement } from '../load/element';
 import { DomainFacts } from '../domain/facts';
+import { isQemu } from '../domain/xml';
 import { attributes } from '../render/style';
 import { LAYOUT_KINDS } from './layout-kinds';
 import { StructureKind, UndoContext, registerStructureKind, registeredKind } from './structure';
@@ -36,6 +37,12 @@ const LIBRARY_KINDS: StructureKind[] = [
     attribute: (prefix) => `xmlns:${prefix}`,
     occupied: (_root, prefix, context) => prefixStillUsed(context, prefix ?? ''),
   },
+  // The user's self-closing qemu elements, opened for what the library writes into them; never created as kinds
+  // (a `<qemu:override>` or `<qemu:commandline>` the library creates goes when removal empties it).
+  { kind: 'qemu-override', find: (facts) => facts.qemuOverride },
+  { kind: 'qemu-commandline', find: (facts) => facts.qemuCommandline },
+  { kind: 'qemu-device', find: (facts, alias) => facts.overrideDevices.get(alias ?? '') },
+  { kind: 'qemu-frontend', find: (facts, alias) => facts.overrideDevices.get(alias ?? '')?.children.find((el) => isQemu(el, 'frontend')) },
 ];
 
 for (const kind of [...LIBRARY_KINDS, ...LAYOUT_KINDS]) registerStructureKind(kind);

@@ -1,5 +1,6 @@
 import { isObject, refuseArgument, requireString } from '../arguments';
 import { excerpt, PassthroughError } from '../errors';
+import { readLibvirtUInt } from '../domain/libvirt-number';
 
 /** A PCI address: domain:bus:slot.function, as lspci, sysfs and libvirt name a device. */
 export interface PciAddress {
@@ -85,8 +86,8 @@ export function pciAddressAttributes(a: PciAddress): [string, string][] {
 }
 
 /**
- * Reads an address from XML attribute values the way libvirt does (strtoul with base 0:
- * `0x1b` hex, `033` octal, `27` decimal). Missing parts are 0. Returns undefined when a part is unreadable.
+ * Reads an address from XML attribute values the way libvirt does (readLibvirtUInt: strtoul with base 0,
+ * `0x1b` hex, `033` octal, `+27` decimal). Missing parts are 0. Returns undefined when a part is unreadable.
  */
 export function pciAddressFromAttributes(get: (name: string) => string | null): PciAddress | undefined {
   const parts = ['domain', 'bus', 'slot', 'function'].map((name) => readCNumber(get(name)));
@@ -96,12 +97,7 @@ export function pciAddressFromAttributes(get: (name: string) => string | null): 
 }
 
 function readCNumber(value: string | null): number | undefined {
-  if (value === null || value === '') return 0;
-  const v = value.trim();
-  if (/^0x[0-9a-f]+$/i.test(v)) return parseInt(v.slice(2), 16);
-  if (/^0[0-7]+$/.test(v)) return parseInt(v, 8);
-  if (/^[0-9]+$/.test(v)) return parseInt(v, 10);
-  return undefined;
+  return value === null ? 0 : readLibvirtUInt(value);
 }
 
 function hex(n: number, width: number): string {

@@ -60,6 +60,17 @@ export function undoStructures(facts: DomainFacts, removals: XmlElement[], recor
   return { edits: undoEdits(facts, recorded, gone), remaining: recorded.filter((r) => !r.undone).map((r) => r.token), recordGone };
 }
 
+/** Elements the record lists as opened (the user's, self-closing before): emptied, they are closed again, never removed. */
+export function openedByUs(facts: DomainFacts): Set<XmlElement> {
+  const opened = new Set<XmlElement>();
+  for (const token of facts.metadataCreated) {
+    const structure = parseStructureToken(token);
+    const element = structure.opened ? structureKind(structure.kind)?.find(facts, structure.arg) : undefined;
+    if (element) opened.add(element);
+  }
+  return opened;
+}
+
 function undoable(r: Recorded, kind: StructureKind, context: UndoContext): boolean {
   const element = r.element;
   if (!element || context.isGone(element)) return true; // nothing left to give back, or it goes with what holds it

@@ -15,6 +15,8 @@ export interface MetadataRecord {
   gpus: MetadataGpu[];
   mmioGiB?: number;
   created: string[];
+  /** What was added inside what the user wrote (lib/edit/added.ts); undefined for a record of the first releases, which keeps their form. */
+  added?: string[];
   parts: MetadataPart[];
 }
 
@@ -25,9 +27,11 @@ export interface MetadataRecord {
  */
 export function metadataLines(record: MetadataRecord, style: XmlStyle): Lines {
   const q = style.quote;
-  const { gpus, mmioGiB, created, parts } = record;
+  const { gpus, mmioGiB, created, added, parts } = record;
   const rootAttributes: [string, string][] = [[`xmlns:${METADATA_PREFIX}`, PASSTHROUGH_NS]];
   if (created.length > 0) rootAttributes.push(['created', created.join(' ')]);
+  // Written even when empty: the list's presence says removal is to follow it (a plan naming only what was there).
+  if (added) rootAttributes.push(['added', added.join(' ')]);
   // Only a record of what was created (a `<devices>` opened for an NPU): one self-closing element.
   if (gpus.length === 0 && mmioGiB === undefined && parts.length === 0) return [[0, `<${METADATA_PREFIX}:gpudirect${attributes(rootAttributes, q)}/>`]];
   return [
