@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { runCli } from '../lib/cli/main';
 import { CliIo, DEFAULT_READ_LIMIT, processIo } from '../lib/cli/io';
 import { REPO } from './helpers/paths';
-import { readableByNobody, removeNobodyCopy } from './helpers/nobody';
+import { readableByNobody, removeNobodyCopy, unprivileged } from './helpers/nobody';
 import { GPU, GUIDE_CMDLINE, makeSysfs } from './helpers/sysfs';
 
 afterAll(removeNobodyCopy);
@@ -143,7 +143,7 @@ test('the real binary, as an unprivileged user (files it may not read): 30 rando
   fc.assert(
     fc.property(argv, fc.constantFrom<string | undefined>(undefined, '', domain, 'HUGE'), (args, input) => {
       restore();
-      const run = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, readableByNobody().bin, ...args], {
+      const run = spawnSync(...unprivileged([process.execPath, readableByNobody().bin, ...args]), {
         input: input === 'HUGE' ? Buffer.alloc(17 * 1024 * 1024, 0x20) : input,
         encoding: 'utf8',
         cwd: dir,

@@ -9,6 +9,8 @@ import { GPU, GUIDE_CMDLINE, NIC, makeSysfs } from './helpers/sysfs';
 // Drives the real binary (built by `npm ci`/`npm run build`) the way users run it.
 const BIN = path.join(REPO, 'bin', 'libvirt-passthrough.js');
 const example = (f: string) => path.join(REPO, 'examples', f);
+// GPUDirect transforms are checked against given versions, never this machine's (stack-detect.test.ts tests detection).
+const STACK = ['--libvirt', '11.3.0', '--qemu', '10.0.0'];
 
 function cli(args: string[], input?: string) {
   const run = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', cwd: REPO });
@@ -20,7 +22,7 @@ beforeAll(() => {
 });
 
 test.each([
-  ['transform from a file', ['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml')], undefined, 0, /x-nv-gpudirect-clique/],
+  ['transform from a file', ['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml'), ...STACK], undefined, 0, /x-nv-gpudirect-clique/],
   ['transform from stdin', ['transform', '--plan', example('npu.plan.json')], fs.readFileSync(example('domain.xml'), 'utf8'), 0, /bus='0x1b'/],
   ['hostdev snippet', ['hostdev', '1b:00.0'], undefined, 0, /^<hostdev mode='subsystem' type='pci' managed='yes'>/],
   ['inspect', ['inspect', example('domain.xml')], undefined, 0, /pc-q35-7.2 \(q35\)/],
@@ -28,8 +30,8 @@ test.each([
   ['command help', ['transform', '--help'], undefined, 0, /Example:/],
 ])('%s', (_name, args, input, code, out) => {
   const r = cli(args as string[], input as string | undefined);
-  // GPUDirect plans say which libvirt/QEMU versions they were checked against (read from this machine).
-  expect(r.stderr.replace(/^target: libvirt .*\n/, '')).toBe('');
+  // GPUDirect plans say which libvirt/QEMU versions they were checked against.
+  expect(r.stderr.replace(/^target: libvirt 11\.3\.0 \(from --libvirt\), QEMU 10\.0\.0 \(from --qemu\)\n/, '')).toBe('');
   expect(r.code).toBe(code);
   expect(r.stdout).toMatch(out as RegExp);
 });
@@ -53,7 +55,7 @@ test.each([
 
 test('remove undoes transform through the binary', () => {
   const plan = example('2gpu-k80.plan.json');
-  const transformed = cli(['transform', '--plan', plan, example('domain.xml')]).stdout;
+  const transformed = cli(['transform', '--plan', plan, example('domain.xml'), ...STACK]).stdout;
   const removed = cli(['remove', '--plan', plan], transformed);
   expect(removed.code).toBe(0);
   expect(removed.stdout).toBe(fs.readFileSync(example('domain.xml'), 'utf8'));
@@ -61,7 +63,7 @@ test('remove undoes transform through the binary', () => {
 });
 
 test('the README example command prints the transformed example', () => {
-  const r = cli(['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml')]);
+  const r = cli(['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml'), ...STACK]);
   expect(r.stdout.match(/<hostdev /g)).toHaveLength(2);
 });
 
@@ -84,7 +86,7 @@ describe('predict and verify-guest', () => {
   });
 
   test('verify-guest checks a guest dump against the domain metadata', () => {
-    const domainFile = write('vm.xml', cli(['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml')]).stdout);
+    const domainFile = write('vm.xml', cli(['transform', '--plan', example('2gpu-k80.plan.json'), example('domain.xml'), ...STACK]).stdout);
     const gpu = (bus: string, clique: number) => lspciText(`${bus}:00.0`, '3D controller: NVIDIA Corporation GK210GL [Tesla K80]', gpuConfig([...VOLTA_CAPS, p2pCap(0xc8, clique)], { device: 0x102d }));
     const good = cli(['verify-guest', '--domain', domainFile, '--lspci', write('good.txt', gpu('06', 0) + gpu('07', 0))]);
     expect(good.code).toBe(0);
@@ -107,7 +109,7 @@ describe('host commands on a captured tree', () => {
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
   test('host plan: GPUs on two sockets get two cliques and the plan transforms', () => {
-    const r = cli(['host', 'plan', '--gpus', 'all', '--sysfs', root]);
+    const r = cli(['host', 'plan', '--gpus', 'all', '--sysfs', root, '--qemu', '10.0.0']);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
     expect(plan.hostdevs.map((h: { gpudirect: { clique: number } }) => h.gpudirect.clique)).toEqual([0, 1]);

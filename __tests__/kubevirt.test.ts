@@ -7,6 +7,7 @@ import { loadDomainXml } from '../lib/load/load';
 import { inspectDomain } from '../lib';
 import { GPUDIRECT_ANNOTATION } from '../lib/kubevirt/hook';
 import { HOOK_VERSIONS, shimOnDefineDomain } from './helpers/fake-sidecar-shim';
+import { KVM, LIBVIRT, needs } from './helpers/needs';
 import { REPO } from './helpers/paths';
 
 // The onDefineDomain entry point, run by a stand-in for KubeVirt's sidecar-shim exactly as the shim runs
@@ -90,7 +91,7 @@ test('usage: both arguments are required, and nothing reaches stdout', () => {
   }
 });
 
-test('real libvirt (embedded driver) defines the hook output and keeps every hostdev, alias and clique override', () => {
+needs(LIBVIRT, KVM).test('real libvirt (embedded driver) defines the hook output and keeps every hostdev, alias and clique override', () => {
   const out = shimOnDefineDomain('v1alpha3', JSON.stringify(vmi), domain, searchPath);
   const root = path.join(dir, 'libvirt');
   const virsh = (...args: string[]) =>

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LIBVIRT, TRIXIE, needs } from './helpers/needs';
 import { REPO } from './helpers/paths';
 import { chooseTarget, describeChoice, runLocalTool, ToolRunner } from '../lib/cli/stack-detect';
 import { Plan } from '../lib/plan/types';
@@ -39,10 +40,9 @@ test('target.qemuAlternateOffset from the plan is kept when versions are filled 
   expect(out.target).toEqual({ qemuAlternateOffset: true, libvirt: '9.0.0', qemu: '7.2.22' });
 });
 
-// The real tools of this machine (Debian 12: virsh 9.0, QEMU 7.2), when installed.
+// The real tools of this machine (Debian 12: virsh 9.0, QEMU 7.2): the only tests that read what is installed.
 const installed = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-const realTest = installed('virsh') && installed('qemu-system-x86_64') ? test : test.skip;
-realTest('reads the versions of the installed virsh and QEMU', () => {
+needs(LIBVIRT).test('reads the versions of the installed virsh and QEMU', () => {
   const { choice } = chooseTarget(plan(), { detect: true }, runLocalTool);
   const virsh = spawnSync('virsh', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const qemu = /version (\d+\.\d+\.\d+)/.exec(spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout)![1];
@@ -52,8 +52,7 @@ realTest('reads the versions of the installed virsh and QEMU', () => {
 
 // The same detection against the Debian 13 chroot's binaries (libvirt 11.3, QEMU 10.0), run through scripts/in-trixie.sh.
 const trixieStamp = path.join(process.env.LP_TRIXIE_ROOT ?? '/var/tmp/lp-trixie', '.lp-oracle.stamp');
-const trixieTest = process.getuid?.() === 0 && fs.existsSync(trixieStamp) ? test : test.skip;
-trixieTest('reads the versions of the trixie chroot through a runner', () => {
+needs(TRIXIE).test('reads the versions of the trixie chroot through a runner', () => {
   const inTrixie: ToolRunner = (command, args) => runLocalTool('bash', [path.join(REPO, 'scripts', 'in-trixie.sh'), command, ...args]);
   const { choice } = chooseTarget(plan(), { detect: true }, inTrixie);
   const [, libvirt, qemu] = /^libvirt (\S+), QEMU (\S+)/.exec(fs.readFileSync(trixieStamp, 'utf8'))!;

@@ -25,3 +25,11 @@ export function removeNobodyCopy(): void {
   if (copy !== undefined) fs.rmSync(copy, { recursive: true, force: true });
   copy = undefined;
 }
+
+/**
+ * The command line that runs `argv` as a user without rights: through setpriv as nobody when the tests run as root,
+ * as it is otherwise (the tests already run as such a user, and files they made unreadable are unreadable to it).
+ */
+export function unprivileged(argv: string[]): [string, string[]] {
+  return process.getuid?.() === 0 ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...argv]] : [argv[0], argv.slice(1)];
+}
