@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { runCli } from '../lib/cli/main';
 import { DEFAULT_MAX_BYTES } from '../lib';
 import { CliIo, DEFAULT_READ_LIMIT, processIo } from '../lib/cli/io';
-import { ROOT, needs } from './helpers/needs';
+import { needs, root } from './helpers/needs';
 import { REPO } from './helpers/paths';
 import { readableByNobody, removeNobodyCopy } from './helpers/nobody';
 import { GPU, GUIDE_CMDLINE, NPU, makeSysfs } from './helpers/sysfs';
@@ -18,7 +18,7 @@ const BIN = path.join(REPO, 'bin', 'libvirt-passthrough.js');
 const example = (f: string) => path.join(REPO, 'examples', f);
 const DOMAIN = fs.readFileSync(example('domain.xml'), 'utf8');
 // Files owned by root and runs as nobody: root only (skipped with one line otherwise, failed under CI).
-const asRoot = needs(ROOT);
+const asRoot = needs(root('to run the CLI as nobody and give files other owners'));
 const STACK = /^\s+at .*\(.*:\d+:\d+\)$|^\s+at .*:\d+:\d+$/m;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lp-errors-'));

@@ -60,11 +60,10 @@ export const KVM: Need = {
   },
 };
 
-/** Running commands as another user (setpriv --reuid) and handing files to other owners (chown). */
-export const ROOT: Need = {
-  name: 'root',
-  missing: () => (process.getuid?.() === 0 ? undefined : 'to switch users and change owners: run as root (sudo npm test)'),
-};
+/** Root, for what only root may do: `purpose` says what (`to mount a ConfigMap over hookPath`). */
+export function root(purpose: string): Need {
+  return { name: 'root', missing: () => (process.getuid?.() === 0 ? undefined : `${purpose}: run as root (sudo npm test)`) };
+}
 
 /** The Debian 13 chroot (libvirt 11.3, QEMU 10.0) that scripts/in-trixie.sh runs commands in, finished and runnable. */
 export const TRIXIE: Need = {
