@@ -1,4 +1,4 @@
-import { readDomainFacts } from './domain/facts';
+import { DomainFacts, readDomainFacts } from './domain/facts';
 import { requireQ35 } from './domain/machine';
 import { Change } from './edit/changes';
 import { guessIndentUnit } from './edit/anchors';
@@ -33,9 +33,17 @@ export function explainTransform(xml: string, plan: Plan, options: TransformOpti
   return run(xml, plan, options, true);
 }
 
+/** explainTransform of a domain already read (the KubeVirt hook reads its hostdevs first): the text is parsed once. */
+export function explainLoadedTransform(facts: DomainFacts, plan: Plan): TransformExplanation {
+  return transformFacts(facts, plan, true, facts.doc.bom + facts.doc.body);
+}
+
 function run(xml: string, plan: Plan, options: TransformOptions, explain: boolean): TransformExplanation {
-  const doc = loadDomainXml(xml, options);
-  const facts = readDomainFacts(doc);
+  return transformFacts(readDomainFacts(loadDomainXml(xml, options)), plan, explain, xml);
+}
+
+function transformFacts(facts: DomainFacts, plan: Plan, explain: boolean, xml: string): TransformExplanation {
+  const doc = facts.doc;
   requireQ35(facts);
   const warnings: string[] = [];
   const hostdevs = normalizePlan(plan, warnings); // checks the layout too (plan/layout.ts)

@@ -1,11 +1,16 @@
-import { isObject, requireString } from '../arguments';
-import { PassthroughError, excerpt } from '../errors';
-import { inspectDomain, HostdevInfo } from '../inspect';
+import { requireString } from '../arguments';
+import { ExistingHostdev, readDomainFacts } from '../domain/facts';
+import { PassthroughError, excerpt, isPassthroughError } from '../errors';
+import { loadDomainXml } from '../load/load';
 import { Plan, PlanHostdev } from '../plan/types';
-import { explainTransform } from '../transform';
+import { closest } from '../suggest';
+import { explainLoadedTransform } from '../transform';
+import { AnnotationGpu, GPUDIRECT_ANNOTATION, GpudirectAnnotation, annotationText, gpuPath, parseAnnotation, quote } from './annotation';
+import { AnnotatedGpu, inAnnotationTerms, refusalInAnnotationTerms } from './annotation-terms';
+import { VmiDevice, describeDevice, isGpuBySpec, readVmi } from './vmi';
 
-/** The VMI annotation that asks for GPUDirect cliques (the value is JSON; see docs/integrations.md). */
-export const GPUDIRECT_ANNOTATION = 'libvirt-passthrough.io/gpudirect';
+export { GPUDIRECT_ANNOTATION } from './annotation';
+export type { AnnotationGpu, GpudirectAnnotation } from './annotation';
 
 /**
  * The alias prefixes KubeVirt's virt-launcher gives the <hostdev> it writes for a VMI device NAME
@@ -14,19 +19,6 @@ export const GPUDIRECT_ANNOTATION = 'libvirt-passthrough.io/gpudirect';
  * "dra-hostdevice-"; api.NewUserDefinedAlias adds "ua-").
  */
 const KUBEVIRT_ALIAS_PREFIXES = ['ua-gpu-', 'ua-hostdevice-', 'ua-dra-gpu-', 'ua-dra-hostdevice-'] as const;
-
-/** One GPU of the annotation: a clique, or a clique with the GPU architecture (which fixes the capability offset). */
-export type AnnotationGpu = number | { clique: number; architecture?: string };
-
-/** The annotation's JSON. */
-export interface GpudirectAnnotation {
-  /** VMI device names (spec.domain.devices.gpus[].name or hostDevices[].name), or full `ua-…` aliases. */
-  gpus: Record<string, AnnotationGpu>;
-  /** Architecture for GPUs that do not give their own, e.g. "hopper". */
-  architecture?: string;
-  /** libvirt and QEMU of the virt-launcher image, as in a plan. */
-  target?: Plan['target'];
-}
 
 export interface HookResult {
   /** The domain XML to hand back to virt-launcher (unchanged when the VMI has no annotation). */
@@ -42,87 +34,70 @@ export interface HookResult {
 export function onDefineDomain(vmiJson: string, domainXml: string): HookResult {
   requireString(vmiJson, 'onDefineDomain', 'the VMI as JSON text first');
   requireString(domainXml, 'onDefineDomain', 'the domain XML as a string second');
-  const annotationText = readAnnotation(vmiJson);
-  if (annotationText === undefined) return { xml: domainXml, warnings: [] };
-  const annotation = parseAnnotation(annotationText);
-  const plan = planFromDomain(annotation, inspectDomain(domainXml).hostdevs);
-  const { xml, warnings } = explainTransform(domainXml, plan);
-  return { xml, warnings };
-}
-
-function readAnnotation(vmiJson: string): string | undefined {
-  let vmi: unknown;
-  try {
-    vmi = JSON.parse(vmiJson);
-  } catch (err) {
-    throw new PassthroughError('INPUT_INVALID', `--vmi is not JSON (${excerpt((err as Error).message)}); the sidecar shim passes the VMI as JSON.`);
-  }
-  const annotations = (vmi as { metadata?: { annotations?: unknown } } | null)?.metadata?.annotations;
-  if (annotations === undefined || annotations === null) return undefined;
-  const value = (annotations as Record<string, unknown>)[GPUDIRECT_ANNOTATION];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw annotationError('is not a string');
-  return value;
-}
-
-function parseAnnotation(text: string): GpudirectAnnotation {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw annotationError(`is not JSON: ${excerpt((err as Error).message)}`);
-  }
-  if (!isObject(value)) throw annotationError('must be a JSON object like {"gpus": {"gpu1": 0, "gpu2": 0}}');
-  const unknown = Object.keys(value).filter((k) => !['gpus', 'architecture', 'target'].includes(k));
-  if (unknown.length > 0) throw annotationError(`has an unknown key "${excerpt(unknown[0], 40)}" (known: gpus, architecture, target)`);
-  if (!isObject(value.gpus) || Object.keys(value.gpus).length === 0) throw annotationError('needs "gpus": an object of device name to clique');
-  if (value.architecture !== undefined && typeof value.architecture !== 'string') throw annotationError('"architecture" must be a string like "hopper"');
-  for (const [name, gpu] of Object.entries(value.gpus)) {
-    const ok = typeof gpu === 'number' || (isObject(gpu) && typeof gpu.clique === 'number' && Object.keys(gpu).every((k) => k === 'clique' || k === 'architecture'));
-    if (!ok) throw annotationError(`gpus.${excerpt(name, 40)} must be a clique number or {"clique": N, "architecture": "..."}`);
-  }
-  return value as unknown as GpudirectAnnotation;
-}
-
-/** One plan entry per annotated GPU, for the hostdev KubeVirt already wrote (its address, alias and managed='no'). */
-function planFromDomain(annotation: GpudirectAnnotation, hostdevs: HostdevInfo[]): Plan {
-  const entries: PlanHostdev[] = Object.entries(annotation.gpus).map(([name, gpu]) => {
-    const hostdev = findHostdev(name, hostdevs);
-    const clique = typeof gpu === 'number' ? gpu : gpu.clique;
-    const architecture = (typeof gpu === 'number' ? undefined : gpu.architecture) ?? annotation.architecture;
-    // KubeVirt's hostdev carries no PCI device ID, so the architecture (C8h or D4h) must come from the annotation.
-    if (architecture === undefined) {
-      throw new PassthroughError(
-        'GPU_ARCHITECTURE_UNKNOWN',
-        `The annotation ${GPUDIRECT_ANNOTATION} gives no architecture for GPU "${excerpt(name, 40)}": add "architecture" (e.g. "hopper") for all GPUs, or {"clique": N, "architecture": "..."} for this one.`,
-      );
-    }
-    return {
-      address: hostdev.source,
-      alias: hostdev.alias,
-      managed: hostdev.managed,
-      gpudirect: { clique, architecture },
-    };
+  const vmi = readVmi(vmiJson);
+  const text = annotationText(vmi.annotations);
+  if (text === undefined) return { xml: domainXml, warnings: [] };
+  const annotation = parseAnnotation(text);
+  const facts = readDomainFacts(loadDomainXml(domainXml)); // the one parse: the hostdevs here, the transform below
+  const gpus: AnnotatedGpu[] = [];
+  const hostdevs: PlanHostdev[] = Object.entries(annotation.gpus).map(([name, gpu], index) => {
+    const hostdev = findHostdev(name, vmi.devices, facts.hostdevs);
+    gpus.push({ name, index, address: hostdev.sourceKey });
+    return { address: hostdev.sourceKey, alias: hostdev.alias, managed: hostdev.managed, gpudirect: gpudirectOf(name, gpu, annotation) };
   });
-  return annotation.target === undefined ? { hostdevs: entries } : { target: annotation.target, hostdevs: entries };
+  const plan: Plan = annotation.target === undefined ? { hostdevs } : { target: annotation.target, hostdevs };
+  try {
+    const { xml, warnings } = explainLoadedTransform(facts, plan);
+    return { xml, warnings: warnings.map((w) => inAnnotationTerms(w, gpus)) };
+  } catch (err) {
+    throw isPassthroughError(err) ? refusalInAnnotationTerms(err, gpus) : err;
+  }
 }
 
-function findHostdev(name: string, hostdevs: HostdevInfo[]): HostdevInfo & { alias: string } {
-  const wanted = name.startsWith('ua-') ? [name] : KUBEVIRT_ALIAS_PREFIXES.map((p) => p + name);
-  const found = hostdevs.filter((h): h is HostdevInfo & { alias: string } => h.kind === 'hostdev' && h.alias !== undefined && wanted.includes(h.alias));
+/** The plan's gpudirect for one GPU; KubeVirt's hostdev carries no PCI device ID, so the architecture must be given. */
+function gpudirectOf(name: string, gpu: AnnotationGpu, annotation: GpudirectAnnotation): NonNullable<PlanHostdev['gpudirect']> {
+  const { clique, architecture = annotation.architecture, offset } = typeof gpu === 'number' ? { clique: gpu } : gpu;
+  if (architecture === undefined) {
+    throw new PassthroughError(
+      'GPU_ARCHITECTURE_UNKNOWN',
+      `The annotation ${GPUDIRECT_ANNOTATION} gives no architecture for GPU ${quote(name, 40)} (at ${gpuPath(name)}): add "architecture" (e.g. "hopper") for all GPUs, or {"clique": N, "architecture": "..."} for this one.`,
+    );
+  }
+  return offset === undefined ? { clique, architecture } : { clique, architecture, offset };
+}
+
+/** The hostdev KubeVirt wrote for the annotation's GPU `name`, which the VMI's spec must list as a GPU. */
+function findHostdev(name: string, devices: VmiDevice[], hostdevs: ExistingHostdev[]): ExistingHostdev & { alias: string } {
+  const prefix = KUBEVIRT_ALIAS_PREFIXES.find((p) => name.startsWith(p));
+  const deviceName = prefix === undefined ? name : name.slice(prefix.length);
+  const device = devices.find((d) => d.name === deviceName);
+  const at = `(at ${gpuPath(name)})`;
+  if (device === undefined) {
+    const gpuNames = devices.filter(isGpuBySpec).map((d) => d.name);
+    const near = closest(deviceName, gpuNames);
+    throw new PassthroughError(
+      'HOSTDEV_MISSING',
+      `The annotation ${GPUDIRECT_ANNOTATION} names GPU ${quote(name, 40)} ${at}, but the VMI lists no device of that name under spec.domain.devices.gpus or hostDevices` +
+        ` (its GPUs: ${gpuNames.length === 0 ? 'none' : excerpt(gpuNames.join(', '), 200)})${near ? `; did you mean "${near}"?` : '.'}`,
+    );
+  }
+  if (!isGpuBySpec(device)) {
+    throw new PassthroughError(
+      'GPUDIRECT_UNSUPPORTED_DEVICE',
+      `The annotation ${GPUDIRECT_ANNOTATION} names ${quote(name, 40)} ${at}, which the VMI lists under ${describeDevice(device)}: not an NVIDIA GPU.` +
+        ' Only NVIDIA GPUs (a deviceName under nvidia.com/, not an NVSwitch) take a GPUDirect clique; remove it from the annotation.',
+    );
+  }
+  const wanted = prefix === undefined ? KUBEVIRT_ALIAS_PREFIXES.map((p) => p + name) : [name];
+  const found = hostdevs.filter((h): h is ExistingHostdev & { alias: string } => h.kind === 'hostdev' && h.alias !== undefined && wanted.includes(h.alias));
   if (found.length === 1) return found[0];
   if (found.length > 1) {
-    throw new PassthroughError('HOSTDEV_CONFLICT', `The annotation's GPU "${excerpt(name, 40)}" matches ${found.map((h) => h.alias).join(' and ')}; name it by its full alias.`);
+    throw new PassthroughError('HOSTDEV_CONFLICT', `The annotation's GPU ${quote(name, 40)} ${at} matches ${excerpt(found.map((h) => h.alias).join(' and '), 200)}; name it by its full alias.`);
   }
   const present = hostdevs.map((h) => h.alias).filter((a): a is string => a !== undefined);
   throw new PassthroughError(
     'HOSTDEV_MISSING',
-    `The annotation ${GPUDIRECT_ANNOTATION} names GPU "${excerpt(name, 40)}", but the domain has no PCI hostdev with alias ${wanted.join(' or ')}` +
-      ` (PCI hostdev aliases: ${present.length === 0 ? 'none' : excerpt(present.join(', '), 200)}); use the name from spec.domain.devices.gpus or hostDevices.` +
-      ' A vGPU (mediated device) cannot carry the clique.',
+    `The annotation ${GPUDIRECT_ANNOTATION} names GPU ${quote(name, 40)} ${at}, which the VMI lists under ${describeDevice(device)}, but the domain has no PCI hostdev` +
+      ` with its alias (PCI hostdev aliases: ${present.length === 0 ? 'none' : excerpt(present.join(', '), 200)}). A vGPU (mediated device) cannot carry the clique.`,
   );
-}
-
-function annotationError(what: string): PassthroughError {
-  return new PassthroughError('PLAN_INVALID', `The VMI annotation ${GPUDIRECT_ANNOTATION} ${what}.`);
 }
