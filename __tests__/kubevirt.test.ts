@@ -126,6 +126,8 @@ describe('the edges of the annotation (issue 22): refused with the annotation\'s
     ['the same NIC by its raw alias', '{"gpus": {"ua-hostdevice-ib0": 0}, "architecture": "hopper"}', undefined, 1, /GPUDIRECT_UNSUPPORTED_DEVICE: .*"ua-hostdevice-ib0" \(at gpus.ua-hostdevice-ib0\)/],
     ['an NVSwitch listed under gpus', '{"gpus": {"gpu1": 0, "gpu2": 0}, "architecture": "hopper"}', (v) => (v.spec.domain.devices.gpus[1].deviceName = 'nvidia.com/GH100_H100_NVSwitch'), 1,
       /GPUDIRECT_UNSUPPORTED_DEVICE: .*"gpu2" \(at gpus.gpu2\), which the VMI lists under spec.domain.devices.gpus as nvidia.com\/GH100_H100_NVSwitch: not an NVIDIA GPU/],
+    ['a GPU\'s audio function, as the device plugin names it', '{"gpus": {"gpu1": 0, "gpu2": 0}, "architecture": "hopper"}', (v) => (v.spec.domain.devices.gpus[1].deviceName = 'nvidia.com/TU116_HIGH_DEFINITION_AUDIO_CONTROLLER'), 1,
+      /GPUDIRECT_UNSUPPORTED_DEVICE: .*"gpu2" \(at gpus.gpu2\), which the VMI lists under spec.domain.devices.gpus as nvidia.com\/TU116_HIGH_DEFINITION_AUDIO_CONTROLLER: not an NVIDIA GPU/],
     ['a vGPU: a GPU by the spec, but no PCI hostdev', '{"gpus": {"vgpu1": 0}, "architecture": "turing"}', (v) => v.spec.domain.devices.gpus.push({ name: 'vgpu1', deviceName: 'nvidia.com/GRID_T4-16Q' }), 1,
       /HOSTDEV_MISSING: .*"vgpu1" \(at gpus.vgpu1\), which the VMI lists under spec.domain.devices.gpus as nvidia.com\/GRID_T4-16Q, but the domain has no PCI hostdev with its alias .* A vGPU/],
     ['Turing on an old QEMU: the fix names the annotation\'s "offset"', `{"gpus": {"gpu1": 0}, ${TURING_ON_OLD_QEMU}}`, undefined, 1,

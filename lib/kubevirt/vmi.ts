@@ -40,14 +40,18 @@ function devicesOf(list: unknown, name: VmiDevice['list']): VmiDevice[] {
 }
 
 /**
- * Is the device a GPU that can carry a clique, by the VMI's own spec? An NVIDIA resource (`nvidia.com/…`, as
- * NVIDIA's KubeVirt GPU device plugin names them) that is not an NVSwitch (it lists those too, for example
- * `nvidia.com/GH100_H100_NVSwitch`, even under gpus); a DRA claim (no deviceName) only under gpus.
+ * Is the device a GPU that can carry a clique, by the VMI's own spec? NVIDIA's KubeVirt GPU device plugin offers
+ * every NVIDIA function bound to vfio-pci as `nvidia.com/` + its pci.ids name in capitals, so the other functions of
+ * its boards are `nvidia.com/` resources too (`GH100_H100_NVSWITCH`, `TU116_HIGH_DEFINITION_AUDIO_CONTROLLER`,
+ * `TU116_USB_3_1_HOST_CONTROLLER`, `TU116_USB_TYPEC_UCSI_CONTROLLER`), and VMIs list NVSwitches under gpus. A DRA
+ * claim (no deviceName) counts only under gpus.
  */
 export function isGpuBySpec(device: VmiDevice): boolean {
   if (device.deviceName === undefined) return device.list === 'gpus';
-  return /^nvidia\.com\//i.test(device.deviceName) && !/nvswitch/i.test(device.deviceName);
+  return /^nvidia\.com\//i.test(device.deviceName) && !NOT_A_GPU.test(device.deviceName);
 }
+
+const NOT_A_GPU = /NVSWITCH|AUDIO|USB|UCSI/i;
 
 /** `spec.domain.devices.hostDevices (mellanox.com/MT28908_CONNECTX6)`, for messages. */
 export function describeDevice(device: VmiDevice): string {
