@@ -50,6 +50,7 @@ const verdict = (over: Partial<OracleVerdict> = {}): OracleVerdict => ({
   dropped: [],
   argv: 'ok',
   devices: [{ id: 'ua-gpu0', json: '{"driver":"vfio-pci","host":"0000:3b:00.0","id":"ua-gpu0"}', clique: '0' }],
+  deviceJson: [],
   globals: [],
   fwCfg: [],
   qemu: 'ok',

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassthroughError, explainTransform, guestTreeFromDomain, removePassthrough, transformDomain } from '../lib';
+import type { Plan } from '../lib/plan/types';
 import { checkedTransform } from './helpers/invariants';
 import { CASES_DIR } from './helpers/paths';
 
@@ -74,7 +75,7 @@ test('controllers are added after the domain\'s own when every planned device is
 
 test('a flat layout adds no controllers or cells and needs no ACPI; its record still names the devices', () => {
   const domain = NO_CPU.replace('    <acpi/>\n', '');
-  const plan = { layout: { kind: 'flat', cells: [], controllers: [] }, hostdevs: [{ address: '3b:00.0', alias: 'nic0', device: '15b3:101b' }] };
+  const plan: Plan = { layout: { kind: 'flat', cells: [], controllers: [] }, hostdevs: [{ address: '3b:00.0', alias: 'nic0', device: '15b3:101b' }] };
   const out = checkedTransform(domain, plan).xml;
   expect(out).not.toMatch(/<numa>|<controller type='pci' index='1'/);
   expect(out).toContain("<passthrough:device alias='ua-nic0' role='nic' address='0000:3b:00.0' device='15b3:101b'/>");

@@ -286,7 +286,7 @@ function layoutInsertions(before: El, plan: ReaderPlan): { cpu: number; numa: nu
 
 /** docs/plan.md: the plan's controllers, in index order, take the next indexes above the input's own PCI controllers. */
 function domainIndexes(before: El, layout: NonNullable<ReaderPlan['layout']>): Map<number, number> {
-  const own = (select("devices/controller[@type='pci']/@index", before as never) as { value: string }[]).map((a) => Number(a.value));
+  const own = (select("devices/controller[@type='pci']/@index", before as never) as unknown as { value: string }[]).map((a) => Number(a.value));
   const base = Math.max(0, ...own);
   return new Map([...layout.controllers].sort((a, b) => a.index - b.index).map((c, i) => [c.index, base + i + 1]));
 }
@@ -295,13 +295,13 @@ function domainIndexes(before: El, layout: NonNullable<ReaderPlan['layout']>): M
 function checkLayout(after: El, layout: NonNullable<ReaderPlan['layout']>, index: Map<number, number>, problems: string[]): void {
   for (const planned of layout.controllers) {
     const c = { ...planned, index: index.get(planned.index)!, bus: index.get(planned.bus) ?? planned.bus };
-    const found = select(`devices/controller[@type='pci'][@index='${c.index}']`, after as never) as El[];
+    const found = select(`devices/controller[@type='pci'][@index='${c.index}']`, after as never) as unknown as El[];
     if (found.length !== 1) {
       problems.push(`layout: expected 1 controller with index ${c.index}, found ${found.length}`);
       continue;
     }
     const el = found[0];
-    const address = select("address[@type='pci']", el as never) as El[];
+    const address = select("address[@type='pci']", el as never) as unknown as El[];
     const at = address.length === 1 ? ['bus', 'slot', 'function'].map((n) => xmlNumber(address[0].getAttribute(n))).join(':') : 'none';
     const got = [el.getAttribute('model'), at, select('string(target/@busNr)', el as never), select('normalize-space(target/node)', el as never)].join(' ');
     const want = [c.model, [c.bus, c.slot, c.function].join(':'), c.busNr ?? '', c.node ?? ''].join(' ');
