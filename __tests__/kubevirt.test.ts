@@ -138,7 +138,7 @@ describe('the edges of the annotation (issue 22): refused with the annotation\'s
     ['a misspelt architecture', '{"gpus": {"gpu1": 0}, "architecture": "hoper"}', undefined, 1, /GPU_ARCHITECTURE_UNKNOWN: .* gives architecture "hoper" at architecture, .*; did you mean "hopper"\?/],
     ['a clique out of range', '{"gpus": {"gpu1": 16}, "architecture": "hopper"}', undefined, 1, /PLAN_INVALID: .*needs a clique: a whole number from 0 to 15, not "16" \(at gpus.gpu1\)/],
     ['a target the transform refuses', '{"gpus": {"gpu1": 0}, "architecture": "hopper", "target": {"qemu": "seven"}}', undefined, 1, /PLAN_INVALID: The annotation libvirt-passthrough.io\/gpudirect is invalid: target\.qemu has the wrong form \(a version like 9\.0\.0\) \(at target.qemu in the annotation\)\.$/],
-    ['JSON errors keep their position (line 3, column 3: the trailing comma)', '{\n  "gpus": {"gpu1": 0},\n  }', undefined, 1, /not JSON: Expected double-quoted property name at line 3, column 3 \(near "}"\)\.$/],
+    ['JSON errors keep their position (line 3, column 3: the trailing comma)', '{\n  "gpus": {"gpu1": 0},\n  }', undefined, 1, /not JSON: Expected double-quoted property name \(JSON allows no comma before }\) at line 3, column 3 \(near "}"\)\.$/],
     ['JSON errors V8 gives no position for', '{"gpus": {"gpu1": x}}', undefined, 1, /not JSON: Unexpected token 'x' at line 1, column 19 \(near "x}}"\)\.$/],
   ])('%s', (_name, annotation, edit, exit, stderr) => {
     const out = shimOnDefineDomain('v1alpha3', edited(annotation, edit), domain, searchPath);

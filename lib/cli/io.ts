@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { decodeXmlBytes } from '../load/decode';
+import { parseJson } from '../load/json';
 import { LineTable } from '../load/lines';
 import { PassthroughError, excerpt } from '../errors';
 
@@ -157,14 +158,11 @@ export function readJson(io: CliIo, file: string, what: string): unknown {
   const bytes = file === '-' ? readStdinOrFail(io, what, DEFAULT_READ_LIMIT) : readFileOrFail(io, file, DEFAULT_READ_LIMIT);
   const name = displayName(file);
   const text = decodeJsonBytes(bytes, name, what);
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    const { reason, offset } = jsonSyntaxError((err as Error).message, text);
-    const error = new PassthroughError('PLAN_INVALID', `The ${what} is not valid JSON: ${reason}.`, new LineTable(text).positionOf(offset));
-    errorFiles.set(error, name);
-    throw error;
-  }
+  const parsed = parseJson(text);
+  if (parsed.ok) return parsed.value;
+  const error = new PassthroughError('PLAN_INVALID', `The ${what} is not valid JSON: ${parsed.reason}.`, new LineTable(text).positionOf(parsed.offset));
+  errorFiles.set(error, name);
+  throw error;
 }
 
 function decodeJsonBytes(bytes: Uint8Array, file: string, what: string): string {
@@ -182,48 +180,6 @@ function decodeJsonBytes(bytes: Uint8Array, file: string, what: string): string 
     throw new PassthroughError('PLAN_INVALID', `The ${what} ${excerpt(file)} is not valid UTF-8: the plan's encoding must be UTF-8.`);
   }
   return text;
-}
-
-/**
- * V8 says "... in JSON at position 46" (Node 20) or adds "(line 3 column 5)" (Node 22); keep the words, compute the
- * place. Node 20 gives no position for an unexpected token (a trailing comma: `Unexpected token ']', "…" is not
- * valid JSON`): then the place is found by parsing prefixes.
- */
-function jsonSyntaxError(message: string, text: string): { reason: string; offset: number } {
-  const position = /at position (\d+)/.exec(message);
-  const offset = position ? Number(position[1]) : /^Unexpected end/.test(message) ? text.length : firstBadOffset(text);
-  const reason = message
-    .replace(/\s*\(line \d+ column \d+\)/, '')
-    .replace(/\s*in JSON at position \d+/, '')
-    .replace(/, [\s\S]* is not valid JSON$/, '')
-    .replace(/^Unexpected end of JSON input$/, 'the text ends before the JSON does');
-  const trailingComma = /^[\]}]$/.test(text[offset] ?? '') && /,\s*$/.test(text.slice(Math.max(0, offset - 200), offset));
-  return { reason: excerpt(trailingComma ? `${reason} (JSON allows no comma before ${text[offset]})` : reason, 120), offset };
-}
-
-/**
- * Where JSON.parse stops understanding `text`: a prefix that parses or only ends too early could still become
- * JSON, and once one cannot, no longer one can; so the first such prefix is found by bisection (on error paths only).
- */
-function firstBadOffset(text: string): number {
-  const couldContinue = (length: number): boolean => {
-    try {
-      JSON.parse(text.slice(0, length));
-      return true;
-    } catch (err) {
-      const message = (err as Error).message;
-      const position = /at position (\d+)/.exec(message);
-      return /^Unexpected end/.test(message) || (position !== null && Number(position[1]) >= length);
-    }
-  };
-  let good = 0;
-  let bad = text.length;
-  while (bad - good > 1) {
-    const middle = (good + bad) >> 1;
-    if (couldContinue(middle)) good = middle;
-    else bad = middle;
-  }
-  return bad - 1;
 }
 
 /** A file's bytes; a file that cannot be read is one line and exit 1. Without a limit, a file past the default is refused. */

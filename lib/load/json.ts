@@ -18,8 +18,14 @@ export function parseJson(text: string): JsonResult {
       .replace(/\s*(?:in JSON )?at position \d+/, '')
       .replace(/^(Unexpected token '.*?'), (?:\.\.\.)?".*$/s, '$1')
       .replace(/^Unexpected end of JSON input$/, 'the text ends before the JSON does');
-    return { ok: false, reason: excerpt(reason, 120), offset: positionIn(message) ?? firstBadOffset(text) };
+    const offset = positionIn(message) ?? firstBadOffset(text);
+    return { ok: false, reason: excerpt(trailingComma(text, offset) ? `${reason} (JSON allows no comma before ${text[offset]})` : reason, 120), offset };
   }
+}
+
+/** The commonest hand-edit mistake, named: a `]` or `}` right after a comma. */
+function trailingComma(text: string, offset: number): boolean {
+  return /^[\]}]$/.test(text[offset] ?? '') && /,\s*$/.test(text.slice(Math.max(0, offset - 200), offset));
 }
 
 function positionIn(message: string): number | undefined {
