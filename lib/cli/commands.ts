@@ -33,7 +33,10 @@ export const COMMANDS: Record<string, Command> = {
     get help() {
       return apply().APPLY_HELP;
     },
-    options: { plan: { type: 'string' }, connect: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    options: {
+      plan: { type: 'string' }, connect: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' },
+      timeout: { type: 'string' }, 'trust-plan-target': { type: 'boolean' },
+    },
     run: ({ values, positionals }, io) => apply().runApply(values, positionals, io),
   },
   hostdev: {
