@@ -72,15 +72,21 @@ export function redefine(domain: LockedDomain, next: string, options: VirshOptio
   const readBack = dumpDefinition(vm, options, 'read-back', 'the new definition is in place but was not checked (check with virsh dumpxml --inactive)');
   const dropped = lost(readBack);
   if (dropped.length === 0) return { code: 'OK', message: '', readBack };
+  const foreign = readBack === original ? ['(the definition from before)'] : foreignLines(original, next, readBack);
+  if (foreign.length > 0) {
+    // Not libvirt's doing: another define came between ours and the read-back. Rolling back would erase it.
+    return {
+      code: 'CONCURRENT_CHANGE',
+      message: `After this run defined the domain, someone else defined it (${excerpt(foreign.join(' '), 200)}); what this run added is not all there (missing: ${excerpt(dropped.join('; '), 200)}). Not rolled back, nothing more defined: check the definition (virsh dumpxml --inactive) and run again`,
+    };
+  }
   const problem = `libvirt accepted the definition but did not keep ${excerpt(dropped.join('; '), 300)}; check the libvirt version against the plan's target`;
-  return { code: 'LIBVIRT_DROPPED', message: `${problem}; ${rollBack(domain, next, readBack, options)}` };
+  return { code: 'LIBVIRT_DROPPED', message: `${problem}; ${rollBack(domain, readBack, options)}` };
 }
 
-/** Defines the original again if the definition is still ours; says what happened. */
-function rollBack(domain: LockedDomain, next: string, readBack: string, options: VirshOptions): string {
-  const foreign = foreignLines(domain.original, next, readBack);
+/** Defines the original again if the definition is still the read-back (ours, as libvirt stored it); says what happened. */
+function rollBack(domain: LockedDomain, readBack: string, options: VirshOptions): string {
   const stop = (what: string) => `not rolled back: ${what}, so this run defines nothing more. Check the definition (virsh dumpxml --inactive)`;
-  if (foreign.length > 0) return stop(`the definition read back has changes that are neither ours nor libvirt's (${excerpt(foreign.join(' '), 200)}): someone else defined it meanwhile`);
   const current = dumpDefinition(domain.vm, options, 'dump before rollback', 'the new definition is in place, not rolled back');
   if (current !== readBack) return stop(`the definition changed after ours was defined (${describeChange(readBack, current)})`);
   try {
