@@ -1,5 +1,7 @@
 import { requireObject, requireOptionalString, requireOptions, requireString } from '../arguments';
-import { ErrorCode, isPassthroughError } from '../errors';
+import { readDomainFacts } from '../domain/facts';
+import { ErrorCode, excerpt, isPassthroughError } from '../errors';
+import { loadDomainXml } from '../load/load';
 import { Change } from '../edit/changes';
 import { Plan } from '../plan/types';
 import { explainTransform } from '../transform';
@@ -7,7 +9,8 @@ import { Connection, describeConnection, targetFromConnection } from './connecti
 import { unifiedDiff } from './diff';
 import { checkWithoutDefining } from './dry-check';
 import { droppedFacts } from './kept';
-import { TransactionOptions, redefine, withLockedDomain } from './transaction';
+import { addedRootPorts, recordRootPorts } from './root-ports';
+import { LockedDomain, TransactionOptions, redefine, withLockedDomain } from './transaction';
 import { VirshOptions, runVirsh, domainArgs } from './virsh';
 
 export interface ApplyOptions extends TransactionOptions {
@@ -63,13 +66,39 @@ export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): A
       }
       const state = domainState(vm, options);
       const outcome = redefine(domain, result.xml, options, (readBack) => droppedFacts(result.xml, readBack));
-      const message = outcome.code === 'OK' ? definedMessage(changes, state) : outcome.message;
-      return { vm, code: outcome.code, message, changes, warnings };
+      if (outcome.code !== 'OK') return { vm, code: outcome.code, message: outcome.message, changes, warnings };
+      const unrecorded = recordAddedRootPorts(domain, result.xml, outcome.readBack!, options);
+      return { vm, code: 'OK', message: definedMessage(changes, state), changes, warnings: unrecorded ? [...warnings, unrecorded] : warnings };
     });
   } catch (err) {
     if (!isPassthroughError(err)) throw err;
     return { vm, code: err.code, message: err.message, changes, warnings };
   }
+}
+
+/**
+ * The root ports libvirt added for the new hostdevs, recorded in the metadata by a second checked define, so that
+ * unapply takes them away again. Returns a warning when that failed (the change itself is in place).
+ */
+function recordAddedRootPorts(domain: LockedDomain, written: string, readBack: string, options: VirshOptions): string | undefined {
+  const added = addedRootPorts(written, readBack);
+  if (added.length === 0) return undefined;
+  const recorded = recordRootPorts(readBack, added);
+  const tokens = added.map((i) => `pcie-root-port:${i}`);
+  const lost = (again: string) => [
+    ...droppedFacts(recorded, again),
+    ...tokens.filter((t) => !readDomainFacts(loadDomainXml(again)).metadataCreated.includes(t)).map((t) => `created ${t}`),
+  ];
+  let failure: string;
+  try {
+    const outcome = redefine({ ...domain, original: readBack }, recorded, options, lost);
+    if (outcome.code === 'OK') return undefined;
+    failure = `${outcome.code}: ${outcome.message}`;
+  } catch (err) {
+    if (!isPassthroughError(err)) throw err;
+    failure = `${err.code}: ${err.message}`;
+  }
+  return `libvirt added pcie-root-port controller(s) ${added.join(', ')} for the new hostdevs, and recording them for unapply failed (${excerpt(failure, 300)}); unapply will leave them in place`;
 }
 
 /** `virsh domstate`: `shut off` for a domain that is not running. */
