@@ -23,14 +23,25 @@ export interface Embedded {
   tmp: string;
 }
 
-export function startEmbedded(prefix: string): Embedded {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+/** The stacks: this host's libvirt, and Debian 13's in the chroot scripts/in-trixie.sh runs commands in. */
+export type Stack = 'host' | 'trixie';
+export const TRIXIE_ROOT = process.env.LP_TRIXIE_ROOT ?? '/var/tmp/lp-trixie';
+export const hasTrixie = () => fs.existsSync(path.join(TRIXIE_ROOT, '.lp-oracle.stamp'));
+
+export function startEmbedded(prefix: string, stack: Stack = 'host'): Embedded {
+  // Under /tmp: in-trixie.sh shows a folder there at the same path inside the chroot.
+  const dir = fs.mkdtempSync(path.join(stack === 'trixie' ? '/tmp' : os.tmpdir(), prefix));
   const root = path.join(dir, 'root');
   const tmp = path.join(dir, 'tmp');
   fs.mkdirSync(tmp);
   const virshProgram = path.join(dir, 'virsh-serial');
   // Sets its root itself, so that applyPlan called inside a jest worker (whose process.env children do not see) finds it.
-  fs.writeFileSync(virshProgram, `#!/bin/sh\nLP_EMBED_ROOT='${root}' exec flock "${dir}/serial.lock" "${EMBEDDED_VIRSH}" "$@"\n`, { mode: 0o755 });
+  let run = `LP_EMBED_ROOT='${root}' exec flock "${dir}/serial.lock" "${EMBEDDED_VIRSH}" "$@"`;
+  if (stack === 'trixie') {
+    fs.copyFileSync(EMBEDDED_VIRSH, path.join(dir, 'virsh-embedded.sh'));
+    run = `exec flock "${dir}/serial.lock" "${path.join(REPO, 'scripts', 'in-trixie.sh')}" --bind "${dir}" env LP_EMBED_ROOT='${root}' bash "${dir}/virsh-embedded.sh" "$@"`;
+  }
+  fs.writeFileSync(virshProgram, `#!/bin/sh\n${run}\n`, { mode: 0o755 });
   return { dir, root, uri: `qemu:///embed?root=${root}`, virshProgram, tmp };
 }
 

@@ -18,7 +18,9 @@ import { rewrittenRecord } from '../remove/record';
 export const ROOT_PORT_KIND: StructureKind = {
   kind: 'pcie-root-port',
   find: (facts, index) => rootPorts(facts).find((c) => Number(c.getAttribute('index')) === Number(index)),
-  occupied: (port, index, context) => busUsers(context, Number(index)).some((el) => el !== port),
+  // libvirt fills gaps in the PCI controller indexes on define (a missing index below a used one comes back as a
+  // new root port), so a port is needed while a controller with a higher index stays.
+  occupied: (port, index, context) => busUsers(context, Number(index)).some((el) => el !== port) || higherControllerStays(context, Number(index)),
 };
 registerStructureKind(ROOT_PORT_KIND);
 
@@ -34,6 +36,12 @@ function busUsers(context: UndoContext, bus: number): XmlElement[] {
     const address = device.children.find((c) => isPlain(c, 'address') && c.getAttribute('type') === 'pci');
     return address !== undefined && pciAddressFromAttributes((n) => address.getAttribute(n))?.bus === bus;
   });
+}
+
+function higherControllerStays(context: UndoContext, index: number): boolean {
+  return (context.facts.devices?.children ?? []).some(
+    (el) => isPlain(el, 'controller') && el.getAttribute('type') === 'pci' && Number(el.getAttribute('index')) > index && !context.isGone(el),
+  );
 }
 
 /** Indexes of the root ports in `readBack` (libvirt's definition after define) that `written` (what was defined) did not have. */

@@ -52,13 +52,13 @@ export function unapplyPlan(vm: string, plan?: Plan, options: UnapplyOptions = {
       if (options.dryRun) {
         const diff = unifiedDiff(domain.original, next, `${vm} (libvirt)`, `${vm} (unapplied)`);
         const { said } = checkWithoutDefining(next, options);
-        return { vm, code: 'OK', message: `dry run: would remove ${removed.join(', ')}`, removed, diff, checked: said };
+        return { vm, code: 'OK', message: `dry run: would remove ${summarize(removed)}`, removed, diff, checked: said };
       }
       const outcome = redefine(domain, next, options, (readBack) => [
         ...droppedFacts(next, readBack),
         ...removedFacts(next, readBack, true).map((f) => `${f} (still there)`),
       ]);
-      const message = outcome.code === 'OK' ? `removed ${removed.join(', ')}` : outcome.message.replace(/^libvirt accepted the definition but did not keep/, 'libvirt accepted the definition but changed');
+      const message = outcome.code === 'OK' ? `removed ${summarize(removed)}` : outcome.message.replace(/^libvirt accepted the definition but did not keep/, 'libvirt accepted the definition but changed');
       return { vm, code: outcome.code, message, removed };
     });
   } catch (err) {
@@ -74,4 +74,23 @@ function removedFacts(before: string, after: string, reverse = false): string[] 
   const facts = [...new Set(keptFacts(from).filter((f) => !kept.has(f) && !f.includes(' at ')))];
   const ports = addedRootPorts(to, from).map((i) => `pcie-root-port ${i}`);
   return [...facts, ...ports];
+}
+
+/** `hostdev 0000:04:00.0, hostdev 0000:05:00.0, 2 clique settings, 2 metadata entries, the root ports libvirt added (6, 7)`. */
+function summarize(removed: string[]): string {
+  const of = (prefix: string) => removed.filter((f) => f.startsWith(prefix));
+  const count = (prefix: string, what: string) => {
+    const n = of(prefix).length;
+    return n === 0 ? [] : [`${n} ${what}${n === 1 ? '' : 's'}`];
+  };
+  const ports = of('pcie-root-port ').map((f) => f.split(' ')[1]);
+  const parts = [
+    ...of('hostdev '),
+    ...count('override ', 'clique setting'),
+    ...count('arg ', 'command-line argument'),
+    ...count('metadata ', 'metadata entr').map((s) => s.replace(/entrs$/, 'entries').replace(/entr$/, 'entry')),
+    ...count('pcihole64 ', 'MMIO window'),
+    ...(ports.length === 0 ? [] : [`the root port${ports.length === 1 ? '' : 's'} libvirt added (${ports.join(', ')})`]),
+  ];
+  return parts.length === 0 ? 'what was selected' : parts.join(', ');
 }
