@@ -52,6 +52,7 @@ export type { UnapplyOptions, UnapplyResult } from './libvirt/unapply';
 export { describeConnection } from './libvirt/connection';
 export type { Connection } from './libvirt/connection';
 export type { VirshOptions } from './libvirt/virsh';
+export type { TransactionOptions } from './libvirt/transaction';
 export { keptFacts, droppedFacts } from './libvirt/kept';
 export { onDefineDomain, GPUDIRECT_ANNOTATION } from './kubevirt/hook';
 export type { GpudirectAnnotation, AnnotationGpu, HookResult } from './kubevirt/hook';

@@ -11,7 +11,7 @@ import { checkWithoutDefining } from './dry-check';
 import { droppedFacts } from './kept';
 import { addedRootPorts, recordRootPorts } from './root-ports';
 import { LockedDomain, TransactionOptions, redefine, withLockedDomain } from './transaction';
-import { VirshOptions, runVirsh, domainArgs } from './virsh';
+import { VirshOptions, domainArgs, requireVirshOptions, runVirsh } from './virsh';
 
 export interface ApplyOptions extends TransactionOptions {
   /** Transform, diff and check with libvirt; define nothing. */
@@ -50,6 +50,7 @@ export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): A
   requireOptions(options, 'applyPlan', 'its options as an object third (or nothing)');
   requireOptionalString(options.connect, 'applyPlan', 'options.connect as a libvirt URI string');
   requireOptionalString(options.virsh, 'applyPlan', 'options.virsh as the path of the virsh program');
+  requireVirshOptions(options, 'applyPlan');
   let changes: Change[] = [];
   let warnings: string[] = [];
   try {

@@ -1,6 +1,7 @@
 import { PassthroughError, excerpt } from '../errors';
 import { Plan } from '../plan/types';
-import { VirshOptions, runVirsh } from './virsh';
+import { VirshOptions, requireVirshOptions, runVirsh } from './virsh';
+import { requireOptionalString, requireOptions } from '../arguments';
 
 /** What the libvirt at the other end of the connection says about itself (`virsh uri`, `virsh version`). */
 export interface Connection {
@@ -15,7 +16,11 @@ export interface Connection {
 const NOTHING_DONE = 'nothing was defined';
 
 /** Asks the connection once: callers applying to several domains pass the answer to each applyPlan call. */
-export function describeConnection(options: VirshOptions): Connection {
+export function describeConnection(options: VirshOptions = {}): Connection {
+  requireOptions(options, 'describeConnection', 'its options as an object (or nothing)');
+  requireOptionalString(options.connect, 'describeConnection', 'options.connect as a libvirt URI string');
+  requireOptionalString(options.virsh, 'describeConnection', 'options.virsh as the path of the virsh program');
+  requireVirshOptions(options as Record<string, unknown>, 'describeConnection');
   const uri = runVirsh(['uri'], options, { step: 'connection URI', ifHung: NOTHING_DONE }).trim();
   const text = runVirsh(['version'], options, { step: 'versions', ifHung: NOTHING_DONE });
   const libvirt = /Running against daemon: (\d+\.\d+\.\d+)/.exec(text)?.[1] ?? /Using library: libvirt (\d+\.\d+\.\d+)/.exec(text)?.[1];

@@ -1,4 +1,4 @@
-import { requireOptionalString, requireOptions, requireString } from '../arguments';
+import { requireObject, requireOptionalString, requireOptions, requireString } from '../arguments';
 import { ErrorCode, isPassthroughError } from '../errors';
 import { Plan } from '../plan/types';
 import { removePassthrough } from '../remove';
@@ -8,6 +8,7 @@ import { checkWithoutDefining } from './dry-check';
 import { droppedFacts, keptFacts } from './kept';
 import { addedRootPorts } from './root-ports';
 import { TransactionOptions, redefine, withLockedDomain } from './transaction';
+import { requireVirshOptions } from './virsh';
 
 export interface UnapplyOptions extends TransactionOptions {
   /** Remove, diff and check with libvirt; define nothing. */
@@ -42,6 +43,8 @@ export function unapplyPlan(vm: string, plan?: Plan, options: UnapplyOptions = {
   requireOptions(options, 'unapplyPlan', 'its options as an object third (or nothing)');
   requireOptionalString(options.connect, 'unapplyPlan', 'options.connect as a libvirt URI string');
   requireOptionalString(options.virsh, 'unapplyPlan', 'options.virsh as the path of the virsh program');
+  requireVirshOptions(options, 'unapplyPlan');
+  if (plan !== undefined) requireObject(plan, 'unapplyPlan', 'a plan object second (or nothing: what the metadata records)');
   let removed: string[] = [];
   try {
     const connection = options.connection ?? describeConnection(options);

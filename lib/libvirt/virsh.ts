@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { refuseArgument, requireOptionalString } from '../arguments';
 import { PassthroughError, excerpt } from '../errors';
 
 export interface VirshOptions {
@@ -75,6 +76,13 @@ function timeoutSeconds(options: VirshOptions): number {
     throw new PassthroughError('INPUT_INVALID', `The virsh time limit must be a positive number of seconds, not ${excerpt(String(s), 20)}.`);
   }
   return s;
+}
+
+/** The options every virsh-running export takes, checked before virsh runs. */
+export function requireVirshOptions(options: Record<string, unknown>, fn: string): void {
+  const t = options.timeoutSeconds;
+  if (t !== undefined && !(typeof t === 'number' && Number.isFinite(t) && t > 0)) refuseArgument(fn, 'options.timeoutSeconds as a positive number of seconds', t);
+  requireOptionalString(options.lockFolder, fn, 'options.lockFolder as the path of a folder');
 }
 
 /** The arguments that name a domain: `--domain NAME`, so that a name such as `--xpath=…` is never read as an option. */
