@@ -27,7 +27,7 @@ const VCPUS_12 = />12<\/vcpu>/;
 function otherToolOnce(vm: string, marker: string): string {
   // Through a file, not a pipe: define would take the serialising lock first and wait for dumpxml, which waits for the lock.
   const file = `${marker}.xml`;
-  return `if [ ! -e "${marker}" ]; then : > "${marker}"; "${e.virshProgram}" "$1" dumpxml --inactive --security-info --domain '${vm}' | sed 's/>16<\\/vcpu>/>12<\\/vcpu>/' > "${file}" && "${e.virshProgram}" "$1" define --file "${file}" >/dev/null; fi`;
+  return `if [ ! -e "${marker}" ]; then : > "${marker}"; "${e.virshProgram}" "--connect=${e.uri}" dumpxml --inactive --security-info --domain '${vm}' | sed 's/>16<\\/vcpu>/>12<\\/vcpu>/' > "${file}" && "${e.virshProgram}" "--connect=${e.uri}" define --file "${file}" >/dev/null; fi`;
 }
 
 describe('concurrent changes', () => {
@@ -49,7 +49,7 @@ describe('concurrent changes', () => {
 
   test('another tool defines between dumpxml and define: CONCURRENT_CHANGE, its change stays, nothing of ours is defined', () => {
     defineVm(e, 'lp-before');
-    const w = wrapper(e, 'virsh-other-before', `[ "$2" = domstate ] && { ${otherToolOnce('lp-before', path.join(e.dir, 'm-before'))}; }`);
+    const w = wrapper(e, 'virsh-other-before', `[ "$cmd" = domstate ] && { ${otherToolOnce('lp-before', path.join(e.dir, 'm-before'))}; }`);
     const r = cli(e, ['apply', 'lp-before', '--plan', NPU], w);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^lp-before: CONCURRENT_CHANGE: The definition changed while this run prepared its own \(1 line\(s\) differ; first at line \d+: `<vcpu placement='static'>16<\/vcpu>` is now `<vcpu placement='static'>12<\/vcpu>`\); nothing was defined\. Run again/);
@@ -65,7 +65,7 @@ describe('concurrent changes', () => {
     // After our define went through, the other tool defines its edit of the definition from before ours.
     const before = path.join(e.dir, 'lp-after.before.xml');
     fs.writeFileSync(before, dump(e, 'lp-after').replace('>16</vcpu>', '>12</vcpu>'));
-    const w = wrapper(e, 'virsh-other-after', `if [ "$2" = define ] && [ ! -e "${marker}" ]; then : > "${marker}"; "${e.virshProgram}" "$@" && "${e.virshProgram}" "$1" define --file "${before}" >/dev/null; exit $?; fi`);
+    const w = wrapper(e, 'virsh-other-after', `if [ "$cmd" = define ] && [ ! -e "${marker}" ]; then : > "${marker}"; "${e.virshProgram}" "$@" && "${e.virshProgram}" "--connect=${e.uri}" define --file "${before}" >/dev/null; exit $?; fi`);
     const r = cli(e, ['apply', 'lp-after', '--plan', NPU], w);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^lp-after: CONCURRENT_CHANGE: After this run defined the domain, someone else defined it \(\+<vcpu placement='static'>12<\/vcpu>.*\); what this run added is not all there \(missing: hostdev 0000:1b:00\.0\)\. Not rolled back/);
@@ -80,8 +80,8 @@ describe('concurrent changes', () => {
     const w = wrapper(
       e,
       'virsh-other-rollback',
-      `if [ "$2" = define ] && [ ! -e "${marker}.defined" ]; then : > "${marker}.defined"; perl -0777 -pe 's{\\s*<qemu:override>.*?</qemu:override>}{}s' | "${e.virshProgram}" "$@"; exit $?; fi
-if [ "$2" = dumpxml ]; then echo >> "${count}"; [ "$(wc -l < "${count}")" = 4 ] && { ${otherToolOnce('lp-rollback', marker)}; }; fi`,
+      `if [ "$cmd" = define ] && [ ! -e "${marker}.defined" ]; then : > "${marker}.defined"; perl -0777 -pe 's{\\s*<qemu:override>.*?</qemu:override>}{}s' | "${e.virshProgram}" "$@"; exit $?; fi
+if [ "$cmd" = dumpxml ]; then echo >> "${count}"; [ "$(wc -l < "${count}")" = 4 ] && { ${otherToolOnce('lp-rollback', marker)}; }; fi`,
     );
     const r = cli(e, ['apply', 'lp-rollback', '--plan', example('2gpu-k80.plan.json')], w);
     expect(r.code).toBe(1);
@@ -119,7 +119,7 @@ if [ "$2" = dumpxml ]; then echo >> "${count}"; [ "$(wc -l < "${count}")" = 4 ] 
   test('dumpxml answers with another domain: DOMAIN_MISMATCH, neither domain is defined', () => {
     const mine = defineVm(e, 'lp-mine');
     const other = defineVm(e, 'lp-other');
-    const w = wrapper(e, 'virsh-wrong-domain', `[ "$2" = dumpxml ] && exec "${e.virshProgram}" "$1" dumpxml --inactive --security-info --domain lp-other`);
+    const w = wrapper(e, 'virsh-wrong-domain', `[ "$cmd" = dumpxml ] && exec "${e.virshProgram}" "--connect=${e.uri}" dumpxml --inactive --security-info --domain lp-other`);
     const r = cli(e, ['apply', 'lp-mine', '--plan', NPU], w);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^lp-mine: DOMAIN_MISMATCH: virsh dumpxml for "lp-mine" returned the definition of "lp-other" \(UUID 6f2a8e4c-[-0-9a-f]+\), not of the domain with UUID 6f2a8e4c-[-0-9a-f]+; nothing was defined/);
@@ -144,7 +144,7 @@ describe('a hung virsh', () => {
     const pids = path.join(e.dir, `${vm}.pids`);
     const count = path.join(e.dir, `${vm}.count`);
     // The hung call has a child (as virsh has ssh for qemu+ssh://): both must go.
-    const w = wrapper(e, `virsh-hang-${vm}`, `if [ "$2" = ${command} ]; then echo >> "${count}"; if [ "$(wc -l < "${count}")" = ${nth} ]; then sleep 1000 & echo "$$ $!" > "${pids}"; wait; fi; fi`);
+    const w = wrapper(e, `virsh-hang-${vm}`, `if [ "$cmd" = ${command} ]; then echo >> "${count}"; if [ "$(wc -l < "${count}")" = ${nth} ]; then sleep 1000 & echo "$$ $!" > "${pids}"; wait; fi; fi`);
     const r = cli(e, ['apply', vm, '--plan', NPU, '--timeout', '2'], w);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^${vm}: LIBVIRT_TIMEOUT: ${message.source}`));

@@ -101,9 +101,13 @@ export function cliAsync(e: Embedded, args: string[], virshProgram?: string): { 
   return { child, done };
 }
 
-/** A virsh wrapper for one test: runs `script` (sh; "$2" is the virsh command) before handing the call to the serialising virsh. */
+/**
+ * A virsh wrapper for one test: runs `script` (sh; `$cmd` is the virsh command) before handing the call to the
+ * serialising virsh. `$cmd` is found after `--connect=URI` or the older `-c URI`, so that the same tests run
+ * against earlier versions of apply.
+ */
 export function wrapper(e: Embedded, name: string, script: string): string {
   const file = path.join(e.dir, name);
-  fs.writeFileSync(file, `#!/bin/sh\n# argv: --connect=URI COMMAND ARGS...\n${script}\nexec "${e.virshProgram}" "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(file, `#!/bin/sh\nif [ "$1" = -c ]; then cmd=$3; else cmd=$2; fi\n${script}\nexec "${e.virshProgram}" "$@"\n`, { mode: 0o755 });
   return file;
 }
