@@ -42,6 +42,7 @@ describe('concurrent changes', () => {
       if ((ra.code === 0 && !has(final, '1b')) || (rb.code === 0 && !has(final, '3b'))) outcomes.falseSuccess++;
       if (!has(final, '1b') && !has(final, '3b')) outcomes.bothLost++;
       if (ra.code === 0 && rb.code === 0) outcomes.bothOk++;
+      else console.log(`trial ${i}: ${JSON.stringify([ra.code, ra.stderr.replace(/^target: .*\n/, ''), rb.code, rb.stderr.replace(/^target: .*\n/, '')])}`);
     }
     console.log(`apply races, two runs on one VM, ${TRIALS} trials: ${JSON.stringify(outcomes)}`);
     expect(outcomes).toEqual({ falseSuccess: 0, bothLost: 0, bothOk: TRIALS });
@@ -105,7 +106,10 @@ if [ "$cmd" = dumpxml ]; then echo >> "${count}"; [ "$(wc -l < "${count}")" = 4 
       const r = await run.done;
       const final = dump(e, vm);
       if (r.code === 0) outcomes.applyOk++;
-      else outcomes.applyRefused++;
+      else {
+        outcomes.applyRefused++;
+        console.log(`trial ${i}: ${JSON.stringify(r.stderr)}`);
+      }
       // The other tool read before defining: if ours is gone, the other tool lost our update, not we its.
       if (!VCPUS_12.test(final) && r.code === 0) outcomes.overwrittenInWindow++;
       if (!VCPUS_12.test(final) && r.code !== 0) outcomes.otherLostWhileRefused++;
