@@ -6,6 +6,9 @@ import { describeChange, foreignLines } from '../lib/libvirt/changes';
 import { describeTarget, targetFromConnection } from '../lib/libvirt/connection';
 import { requireRequestedDomain } from '../lib/libvirt/identity';
 import { lockDomain } from '../lib/libvirt/lock';
+import { addedRootPorts, recordRootPorts } from '../lib/libvirt/root-ports';
+import { removePassthrough } from '../lib/remove';
+import { transformDomain } from '../lib/transform';
 
 // The pure parts of apply's safety checks: no virsh, no libvirt.
 
@@ -114,5 +117,36 @@ describe('lockDomain: one run per domain on this machine', () => {
     expect(() => lockDomain('qemu:///system', UUID, { folder, waitSeconds: 0 })).toThrow(expect.objectContaining({ code: 'VM_LOCKED' }));
     expect(fs.readdirSync(elsewhere)).toEqual([]);
     fs.rmSync(elsewhere, { recursive: true });
+  });
+});
+
+describe('root ports libvirt added: recorded by apply, taken back by removal only when unused', () => {
+  const original = fs.readFileSync(path.join(__dirname, '..', 'examples', 'domain.xml'), 'utf8');
+  const plan = { hostdevs: [{ address: '1b:00.0' }] };
+  const port = (index: number) =>
+    `    <controller type='pci' index='${index}' model='pcie-root-port'>\n      <model name='pcie-root-port'/>\n      <target chassis='${index}' port='0x1${index}'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x${index}'/>\n    </controller>\n`;
+  /** What libvirt does on define: a root port at index 6 and the new hostdev's guest address on its bus. */
+  const asLibvirtStores = (xml: string) =>
+    xml.replace('</source>\n    </hostdev>', "</source>\n      <address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>\n    </hostdev>").replace('  </devices>', `${port(6)}  </devices>`);
+  const stored = asLibvirtStores(transformDomain(original, plan));
+
+  test('found by comparing what was defined with the read-back, and recorded (a record created when there is none)', () => {
+    expect(addedRootPorts(transformDomain(original, plan), stored)).toEqual([6]);
+    expect(recordRootPorts(stored, [6])).toMatch(/<passthrough:gpudirect xmlns:passthrough='urn:libvirt-passthrough:metadata:1' created='pcie-root-port:6 metadata'\/>/);
+  });
+
+  test.each([
+    ['empty and recorded: removed, the original comes back byte for byte', (x: string) => x, true],
+    ['a device that stays sits on its bus: kept', (x: string) => x.replace('  </devices>', "    <watchdog model='i6300esb'>\n      <address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>\n    </watchdog>\n  </devices>"), false],
+    ['a controller with a higher index stays (libvirt would refill the gap): kept', (x: string) => x.replace('  </devices>', `${port(7)}  </devices>`), false],
+  ])('%s', (_n, change, gone) => {
+    const recorded = change(recordRootPorts(stored, [6]));
+    const removed = removePassthrough(recorded, plan);
+    expect(removed.includes("index='6' model='pcie-root-port'")).toBe(!gone);
+    if (gone) expect(removed).toBe(original);
+  });
+
+  test('a root port nobody recorded is never removed', () => {
+    expect(removePassthrough(stored, plan)).toContain("index='6' model='pcie-root-port'");
   });
 });
