@@ -132,7 +132,11 @@ describe('root ports libvirt added: recorded by apply, taken back by removal onl
 
   test('found by comparing what was defined with the read-back, and recorded (a record created when there is none)', () => {
     expect(addedRootPorts(transformDomain(original, plan), stored)).toEqual([6]);
-    expect(recordRootPorts(stored, [6])).toMatch(/<passthrough:gpudirect xmlns:passthrough='urn:libvirt-passthrough:metadata:1' created='pcie-root-port:6 metadata'\/>/);
+    expect(recordRootPorts(stored, [6])).toContain("<passthrough:gpudirect xmlns:passthrough='urn:libvirt-passthrough:metadata:1' created='metadata pcie-root-port:6' added='hostdev:1b:00.0'/>");
+    // A domain whose record an older release did not write (or none at all) gets one.
+    expect(recordRootPorts(original.replace('  </devices>', `${port(6)}  </devices>`), [6])).toContain(
+      "<metadata>\n    <passthrough:gpudirect xmlns:passthrough='urn:libvirt-passthrough:metadata:1' created='pcie-root-port:6 metadata'/>\n  </metadata>",
+    );
   });
 
   test.each([

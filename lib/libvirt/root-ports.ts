@@ -27,7 +27,7 @@ export function recordRootPorts(xml: string, indexes: number[]): string {
   const style = { quote: facts.quote, newline: facts.newline, unit: guessIndentUnit(facts) };
   let edit: Edit | undefined;
   if (facts.ourMetadata) {
-    edit = rewrittenRecord(facts, facts.metadataGpus, facts.metadataMmioGiB, created);
+    edit = rewrittenRecord(facts, { gpus: facts.metadataGpus, mmioGiB: facts.metadataMmioGiB, created, added: facts.metadataAdded });
   } else {
     const container = kindContainer(facts, style, 'metadata');
     const own = creationsFor(facts, style, container).map(structureToken);
