@@ -139,9 +139,9 @@ function writeTemp(name: string, text: string): string {
 
 describe('a hung virsh', () => {
   test.each([
-    ['dumpxml', 1, /virsh dumpxml \(dumpxml\) did not answer within 2 s and was killed; nothing was defined/],
-    ['define', 1, /virsh define \(define\) did not answer within 2 s and was killed; libvirt may or may not have the new definition/],
-    ['dumpxml', 3, /virsh dumpxml \(read-back\) did not answer within 2 s and was killed; the new definition is in place but was not checked/],
+    ['dumpxml', 1, /virsh dumpxml \(dumpxml\) did not answer within 8 s and was killed; nothing was defined/],
+    ['define', 1, /virsh define \(define\) did not answer within 8 s and was killed; libvirt may or may not have the new definition/],
+    ['dumpxml', 3, /virsh dumpxml \(read-back\) did not answer within 8 s and was killed; the new definition is in place but was not checked/],
   ])('%s (call %i) hangs: LIBVIRT_TIMEOUT names the step and the state, and its whole process group is killed', (command, nth, message) => {
     const vm = `lp-hang-${command}-${nth}`;
     defineVm(e, vm);
@@ -149,7 +149,8 @@ describe('a hung virsh', () => {
     const count = path.join(e.dir, `${vm}.count`);
     // The hung call has a child (as virsh has ssh for qemu+ssh://): both must go.
     const w = wrapper(e, `virsh-hang-${vm}`, `if [ "$cmd" = ${command} ]; then echo >> "${count}"; if [ "$(wc -l < "${count}")" = ${nth} ]; then sleep 1000 & echo "$$ $!" > "${pids}"; wait; fi; fi`);
-    const r = cli(e, ['apply', vm, '--plan', NPU, '--timeout', '2'], w);
+    // 8 s: every call of the run has this limit, and a busy machine must not make an answered call late.
+    const r = cli(e, ['apply', vm, '--plan', NPU, '--timeout', '8'], w);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^${vm}: LIBVIRT_TIMEOUT: ${message.source}`));
     for (const pid of fs.readFileSync(pids, 'utf8').trim().split(' ')) expect(running(Number(pid))).toBe(false);
