@@ -24,7 +24,12 @@ export type ErrorCode =
   | 'LAYOUT_NEEDS_ACPI'
   | 'LAYOUT_CELL_MISSING'
   | 'LAYOUT_CONTROLLER_CONFLICT'
-  | 'LAYOUT_TOO_FEW_VCPUS';
+  | 'LAYOUT_TOO_FEW_VCPUS'
+  | 'CONCURRENT_CHANGE'
+  | 'DOMAIN_MISMATCH'
+  | 'LIBVIRT_TIMEOUT'
+  | 'VM_LOCKED'
+  | 'TARGET_MISMATCH';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'INPUT_INVALID',
@@ -52,6 +57,11 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'LAYOUT_CELL_MISSING',
   'LAYOUT_CONTROLLER_CONFLICT',
   'LAYOUT_TOO_FEW_VCPUS',
+  'CONCURRENT_CHANGE',
+  'DOMAIN_MISMATCH',
+  'LIBVIRT_TIMEOUT',
+  'VM_LOCKED',
+  'TARGET_MISMATCH',
 ];
 
 export interface ErrorDetails {

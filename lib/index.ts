@@ -47,7 +47,12 @@ export { planFromHost, explainPlanFromHost, mmioWindowFor, DEFAULT_MMIO64_GIB } 
 export type { HostSelection } from './host/plan';
 export { applyPlan } from './libvirt/apply';
 export type { ApplyOptions, ApplyResult } from './libvirt/apply';
+export { unapplyPlan } from './libvirt/unapply';
+export type { UnapplyOptions, UnapplyResult } from './libvirt/unapply';
+export { describeConnection } from './libvirt/connection';
+export type { Connection } from './libvirt/connection';
 export type { VirshOptions } from './libvirt/virsh';
+export type { TransactionOptions } from './libvirt/transaction';
 export { keptFacts, droppedFacts } from './libvirt/kept';
 export { onDefineDomain, GPUDIRECT_ANNOTATION } from './kubevirt/hook';
 export type { GpudirectAnnotation, AnnotationGpu, HookResult } from './kubevirt/hook';

@@ -5,6 +5,7 @@ import { Command } from './command';
 /* eslint-disable @typescript-eslint/no-require-imports */
 const transform = () => require('./transform-command') as typeof import('./transform-command');
 const apply = () => require('./apply-command') as typeof import('./apply-command');
+const unapply = () => require('./unapply-command') as typeof import('./unapply-command');
 const hostdev = () => require('./hostdev-command') as typeof import('./hostdev-command');
 const remove = () => require('./remove-command') as typeof import('./remove-command');
 const gpudirectHelp = () => require('./gpudirect-help') as typeof import('./gpudirect-help');
@@ -33,8 +34,22 @@ export const COMMANDS: Record<string, Command> = {
     get help() {
       return apply().APPLY_HELP;
     },
-    options: { plan: { type: 'string' }, connect: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    options: {
+      plan: { type: 'string' }, connect: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' },
+      timeout: { type: 'string' }, 'trust-plan-target': { type: 'boolean' },
+    },
     run: ({ values, positionals }, io) => apply().runApply(values, positionals, io),
+  },
+  unapply: {
+    summary: 'take back what apply added, through libvirt, with the same checks (and the root ports libvirt added)',
+    get help() {
+      return unapply().UNAPPLY_HELP;
+    },
+    options: {
+      plan: { type: 'string' }, connect: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' },
+      timeout: { type: 'string' },
+    },
+    run: ({ values, positionals }, io) => unapply().runUnapply(values, positionals, io),
   },
   hostdev: {
     summary: "print the <hostdev> snippet for 'virsh attach-device DOMAIN FILE --config'",

@@ -3,6 +3,7 @@ import { DomainFacts } from '../domain/facts';
 import { isQemu } from '../domain/xml';
 import { attributes } from '../render/style';
 import { LAYOUT_KINDS } from './layout-kinds';
+import { ROOT_PORT_KIND } from './root-port-kind';
 import { StructureKind, UndoContext, registerStructureKind, registeredKind } from './structure';
 
 /** The structure the library itself creates; a new kind is one more entry here (or a registerStructureKind call). */
@@ -45,7 +46,7 @@ const LIBRARY_KINDS: StructureKind[] = [
   { kind: 'qemu-frontend', find: (facts, alias) => facts.overrideDevices.get(alias ?? '')?.children.find((el) => isQemu(el, 'frontend')) },
 ];
 
-for (const kind of [...LIBRARY_KINDS, ...LAYOUT_KINDS]) registerStructureKind(kind);
+for (const kind of [...LIBRARY_KINDS, ...LAYOUT_KINDS, ROOT_PORT_KIND]) registerStructureKind(kind);
 
 /** The kind's definition, the library's own kinds always included. */
 export function structureKind(kind: string): StructureKind | undefined {

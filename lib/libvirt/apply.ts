@@ -1,18 +1,25 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { requireObject, requireOptionalString, requireOptions, requireString } from '../arguments';
-import { ErrorCode, PassthroughError, excerpt, isPassthroughError } from '../errors';
+import { readDomainFacts } from '../domain/facts';
+import { ErrorCode, excerpt, isPassthroughError } from '../errors';
+import { loadDomainXml } from '../load/load';
 import { Change } from '../edit/changes';
 import { Plan } from '../plan/types';
 import { explainTransform } from '../transform';
+import { Connection, describeConnection, targetFromConnection } from './connection';
 import { unifiedDiff } from './diff';
+import { checkWithoutDefining } from './dry-check';
 import { droppedFacts } from './kept';
-import { VirshOptions, runVirsh } from './virsh';
+import { addedRootPorts, recordRootPorts } from './root-ports';
+import { LockedDomain, TransactionOptions, redefine, withLockedDomain } from './transaction';
+import { VirshOptions, domainArgs, requireVirshOptions, runVirsh } from './virsh';
 
-export interface ApplyOptions extends VirshOptions {
-  /** Transform and diff, define nothing. */
+export interface ApplyOptions extends TransactionOptions {
+  /** Transform, diff and check with libvirt; define nothing. */
   dryRun?: boolean;
+  /** What the connection said (describeConnection); asked once per call when absent. Pass it when applying to several domains. */
+  connection?: Connection;
+  /** Keep the plan's `target` even where the connection reports other versions (default: refused, TARGET_MISMATCH). */
+  trustPlanTarget?: boolean;
 }
 
 /** What `apply` did to one domain. `code` is `OK` or the PassthroughError code of the refusal. */
@@ -25,13 +32,16 @@ export interface ApplyResult {
   warnings: string[];
   /** With dryRun: the unified diff from libvirt's definition to the new one ('' when nothing changes). */
   diff?: string;
+  /** With dryRun: what libvirt checked without a define, and what it could not. */
+  checked?: string;
 }
 
 /**
- * Reads the persistent definition of `vm` from libvirt, transforms it with `plan`, defines it, reads it
- * back and checks that libvirt kept every hostdev, alias and override; on a refused define or a dropped
- * fact the original definition is defined again. Never throws for the domain's own problems: the
- * result carries the code. Arguments of the wrong type are refused (INPUT_INVALID) before virsh runs.
+ * Reads the persistent definition of `vm` from libvirt under a per-domain lock, transforms it with `plan`
+ * for the versions the connection reports, dumps again to make sure nobody changed it meanwhile, defines
+ * it, reads it back and checks that libvirt kept every hostdev, alias and override; when libvirt dropped
+ * something, the original goes back if the definition is still ours. Never throws for the domain's own
+ * problems: the result carries the code. Arguments of the wrong type are refused (INPUT_INVALID) before virsh runs.
  */
 export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): ApplyResult {
   // Checked before virsh runs: a wrong argument is the caller's mistake, not the domain's problem.
@@ -40,88 +50,61 @@ export function applyPlan(vm: string, plan: Plan, options: ApplyOptions = {}): A
   requireOptions(options, 'applyPlan', 'its options as an object third (or nothing)');
   requireOptionalString(options.connect, 'applyPlan', 'options.connect as a libvirt URI string');
   requireOptionalString(options.virsh, 'applyPlan', 'options.virsh as the path of the virsh program');
-  let original: string;
-  let result: ReturnType<typeof explainTransform>;
+  requireVirshOptions(options, 'applyPlan');
+  let changes: Change[] = [];
+  let warnings: string[] = [];
   try {
-    // --security-info: without it libvirt leaves out passwords (VNC, SPICE), and defining the dump would lose them.
-    original = runVirsh(['dumpxml', '--inactive', '--security-info', vm], options);
-    result = explainTransform(original, withDaemonTarget(plan, options));
+    const connection = options.connection ?? describeConnection(options);
+    const targeted = targetFromConnection(plan, connection, options.trustPlanTarget);
+    return withLockedDomain(vm, connection, options, (domain) => {
+      const result = explainTransform(domain.original, targeted);
+      ({ changes, warnings } = result);
+      if (result.xml === domain.original) return { vm, code: 'OK', message: 'already configured: nothing to define', changes, warnings };
+      if (options.dryRun) {
+        const diff = unifiedDiff(domain.original, result.xml, `${vm} (libvirt)`, `${vm} (planned)`);
+        const { said } = checkWithoutDefining(result.xml, options);
+        return { vm, code: 'OK', message: `dry run: would define ${summarize(changes)}`, changes, warnings, diff, checked: said };
+      }
+      const state = domainState(vm, options);
+      const outcome = redefine(domain, result.xml, options, (readBack) => droppedFacts(result.xml, readBack));
+      if (outcome.code !== 'OK') return { vm, code: outcome.code, message: outcome.message, changes, warnings };
+      const unrecorded = recordAddedRootPorts(domain, result.xml, outcome.readBack!, options);
+      return { vm, code: 'OK', message: definedMessage(changes, state), changes, warnings: unrecorded ? [...warnings, unrecorded] : warnings };
+    });
   } catch (err) {
-    return refused(vm, err);
+    if (!isPassthroughError(err)) throw err;
+    return { vm, code: err.code, message: err.message, changes, warnings };
   }
-  const { changes, warnings } = result;
-  if (result.xml === original) return { vm, code: 'OK', message: 'already configured: nothing to define', changes, warnings };
-  if (options.dryRun) {
-    const diff = unifiedDiff(original, result.xml, `${vm} (libvirt)`, `${vm} (planned)`);
-    return { vm, code: 'OK', message: `dry run: would define ${summarize(changes)}`, changes, warnings, diff };
-  }
-  return defineChecked(vm, original, result.xml, changes, warnings, options);
 }
 
 /**
- * A GPUDirect plan without (all of) its target gets the versions of the libvirt it is applied through
- * (`virsh version`: the daemon and its QEMU), so the clique is written in the form that stack needs; the
- * plan's own target values win. When virsh cannot say, the plan stays as it is and the transform warns.
+ * The root ports libvirt added for the new hostdevs, recorded in the metadata by a second checked define, so that
+ * unapply takes them away again. Returns a warning when that failed (the change itself is in place).
  */
-export function withDaemonTarget(plan: Plan, options: VirshOptions): Plan {
-  if (plan.target?.libvirt !== undefined && plan.target?.qemu !== undefined) return plan;
-  if (!Array.isArray(plan?.hostdevs) || !plan.hostdevs.some((h) => h?.gpudirect)) return plan;
-  let text: string;
+function recordAddedRootPorts(domain: LockedDomain, written: string, readBack: string, options: VirshOptions): string | undefined {
+  const added = addedRootPorts(written, readBack);
+  if (added.length === 0) return undefined;
+  const recorded = recordRootPorts(readBack, added);
+  const tokens = added.map((i) => `pcie-root-port:${i}`);
+  const lost = (again: string) => [
+    ...droppedFacts(recorded, again),
+    ...tokens.filter((t) => !readDomainFacts(loadDomainXml(again)).metadataCreated.includes(t)).map((t) => `created ${t}`),
+  ];
+  let failure: string;
   try {
-    text = runVirsh(['version'], options);
-  } catch {
-    return plan;
-  }
-  const libvirt = /Running against daemon: (\d+\.\d+\.\d+)/.exec(text)?.[1] ?? /Using library: libvirt (\d+\.\d+\.\d+)/.exec(text)?.[1];
-  const qemu = /Running hypervisor: QEMU (\d+\.\d+\.\d+)/.exec(text)?.[1];
-  if (libvirt === undefined && qemu === undefined) return plan;
-  return { ...plan, target: { ...(libvirt && { libvirt }), ...(qemu && { qemu }), ...plan.target } };
-}
-
-function defineChecked(vm: string, original: string, xml: string, changes: Change[], warnings: string[], options: VirshOptions): ApplyResult {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libvirt-passthrough-apply-'));
-  const originalFile = path.join(dir, `${safeName(vm)}.original.xml`);
-  let keepDir = false;
-  try {
-    fs.writeFileSync(originalFile, original);
-    const newFile = path.join(dir, `${safeName(vm)}.xml`);
-    fs.writeFileSync(newFile, xml);
-    let problem: PassthroughError;
-    try {
-      const state = domainState(vm, options);
-      runVirsh(['define', newFile], options);
-      const dropped = droppedFacts(xml, runVirsh(['dumpxml', '--inactive', '--security-info', vm], options));
-      if (dropped.length === 0) return { vm, code: 'OK', message: definedMessage(changes, state), changes, warnings };
-      problem = new PassthroughError(
-        'LIBVIRT_DROPPED',
-        `libvirt accepted the definition but did not keep ${excerpt(dropped.join('; '), 300)}; check the libvirt version against the plan's target.`,
-      );
-    } catch (err) {
-      if (!isPassthroughError(err)) throw err;
-      problem = err;
-    }
-    const restore = restoreOriginal(originalFile, options);
-    keepDir = restore !== undefined;
-    const tail = restore === undefined ? 'the original definition is back in place' : `putting the original definition back failed too (${restore}); it is saved in ${originalFile}: run virsh define on it`;
-    return { vm, code: problem.code, message: `${problem.message.replace(/\.$/, '')}; ${tail}`, changes, warnings };
-  } finally {
-    if (!keepDir) fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Defines the saved original again; returns the failure, if any. */
-function restoreOriginal(file: string, options: VirshOptions): string | undefined {
-  try {
-    runVirsh(['define', file], options);
-    return undefined;
+    const outcome = redefine({ ...domain, original: readBack }, recorded, options, lost);
+    if (outcome.code === 'OK') return undefined;
+    failure = `${outcome.code}: ${outcome.message}`;
   } catch (err) {
-    return (err as Error).message;
+    if (!isPassthroughError(err)) throw err;
+    failure = `${err.code}: ${err.message}`;
   }
+  return `libvirt added pcie-root-port controller(s) ${added.join(', ')} for the new hostdevs, and recording them for unapply failed (${excerpt(failure, 300)}); unapply will leave them in place`;
 }
 
 /** `virsh domstate`: `shut off` for a domain that is not running. */
 function domainState(vm: string, options: VirshOptions): string {
-  return runVirsh(['domstate', vm], options).trim();
+  return runVirsh(['domstate', ...domainArgs(vm)], options, { step: 'domstate', ifHung: 'nothing was defined' }).trim();
 }
 
 function definedMessage(changes: Change[], state: string): string {
@@ -130,7 +113,7 @@ function definedMessage(changes: Change[], state: string): string {
   return `${base}; the domain is ${state}: the new definition takes effect at its next start (shut it down and start it; a reboot inside the guest keeps the old one)`;
 }
 
-function summarize(changes: Change[]): string {
+export function summarize(changes: Change[]): string {
   const words = changes.flatMap((c) => {
     if (c.kind === 'hostdev-added') return [`hostdev ${c.address}${c.alias ? ` (${c.alias})` : ''}`];
     if (c.kind === 'alias-added') return [`alias ${c.alias} on ${c.address}`];
@@ -139,13 +122,4 @@ function summarize(changes: Change[]): string {
     return [];
   });
   return words.length === 0 ? 'the transformed domain' : `with ${words.join(', ')}`;
-}
-
-function refused(vm: string, err: unknown): ApplyResult {
-  if (!isPassthroughError(err)) throw err;
-  return { vm, code: err.code, message: err.message, changes: [], warnings: [] };
-}
-
-function safeName(vm: string): string {
-  return vm.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'domain';
 }
