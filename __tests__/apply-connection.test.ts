@@ -1,9 +1,12 @@
 import * as fs from 'node:fs';
 import { Embedded, cli, defineVm, dump, example, startEmbedded, writePlan } from './helpers/embedded-apply';
+import { KVM, LIBVIRT, needs } from './helpers/needs';
 
 // apply believes the libvirt it is connected to (issue 22 item 2), on real libvirt (the embedded driver).
+const gate = needs(LIBVIRT, KVM);
 let e: Embedded;
 beforeAll(() => {
+  if (!gate.met) return;
   e = startEmbedded('lp-apply-conn-');
 });
 afterAll(() => e && fs.rmSync(e.dir, { recursive: true, force: true }));
@@ -11,7 +14,7 @@ jest.setTimeout(60_000);
 
 const k80 = JSON.parse(fs.readFileSync(example('2gpu-k80.plan.json'), 'utf8'));
 
-test('a plan whose target disagrees with the connection is refused, naming both versions; nothing is defined', () => {
+gate.test('a plan whose target disagrees with the connection is refused, naming both versions; nothing is defined', () => {
   const before = defineVm(e, 'lp-stale');
   const plan = writePlan(e, 'stale', { ...k80, target: { libvirt: '10.0.0', qemu: '8.2.0' } });
   const r = cli(e, ['apply', 'lp-stale', '--plan', plan]);
@@ -23,7 +26,7 @@ test('a plan whose target disagrees with the connection is refused, naming both 
   expect(dump(e, 'lp-stale')).toBe(before);
 });
 
-test('--trust-plan-target keeps the plan\'s versions, and the target line says so', () => {
+gate.test('--trust-plan-target keeps the plan\'s versions, and the target line says so', () => {
   defineVm(e, 'lp-trusted');
   const plan = writePlan(e, 'trusted', { ...k80, target: { libvirt: '10.0.0', qemu: '8.2.0' } });
   const r = cli(e, ['apply', 'lp-trusted', '--plan', plan, '--trust-plan-target', '--dry-run']);
@@ -31,7 +34,7 @@ test('--trust-plan-target keeps the plan\'s versions, and the target line says s
   expect(r.code).toBe(0);
 });
 
-test('the dry run asks libvirt: a definition libvirt would refuse is LIBVIRT_REFUSED, not "would define"', () => {
+gate.test('the dry run asks libvirt: a definition libvirt would refuse is LIBVIRT_REFUSED, not "would define"', () => {
   const before = defineVm(e, 'lp-dry-clash');
   // q35 has its LPC bridge at 00:1f.0: libvirt refuses a second device there.
   const plan = writePlan(e, 'clash', { hostdevs: [{ address: '1b:00.0', guestAddress: '00:1f.0' }] });
@@ -41,6 +44,6 @@ test('the dry run asks libvirt: a definition libvirt would refuse is LIBVIRT_REF
   expect(dump(e, 'lp-dry-clash')).toBe(before);
 });
 
-test('--timeout must be a positive number', () => {
+gate.test('--timeout must be a positive number', () => {
   expect(cli(e, ['apply', 'vm', '--plan', example('npu.plan.json'), '--timeout', '0'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--timeout needs a positive number of seconds/) });
 });

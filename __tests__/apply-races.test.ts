@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { lockFolder } from '../lib/libvirt/lock';
 import { Embedded, cli, cliAsync, defineVm, dump, example, startEmbedded, virsh, wrapper, writePlan } from './helpers/embedded-apply';
+import { KVM, LIBVIRT, needs } from './helpers/needs';
 
 // apply against races, hangs, option-looking names and kills, on real libvirt (the embedded driver, see
 // helpers/embedded-apply.ts). Each case is one of issue 21's failures. LP_APPLY_TRIALS sets the number of
@@ -11,8 +12,10 @@ import { Embedded, cli, cliAsync, defineVm, dump, example, startEmbedded, virsh,
 const TRIALS = Number(process.env.LP_APPLY_TRIALS ?? 3);
 jest.setTimeout(60_000 + TRIALS * 40_000);
 
+const gate = needs(LIBVIRT, KVM);
 let e: Embedded;
 beforeAll(() => {
+  if (!gate.met) return;
   if (!fs.existsSync(path.join(__dirname, '..', 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build');
   e = startEmbedded('lp-apply-races-');
 });
@@ -30,7 +33,7 @@ function otherToolOnce(vm: string, marker: string): string {
   return `if [ ! -e "${marker}" ]; then : > "${marker}"; "${e.virshProgram}" "--connect=${e.uri}" dumpxml --inactive --security-info --domain '${vm}' | sed 's/>16<\\/vcpu>/>12<\\/vcpu>/' > "${file}" && "${e.virshProgram}" "--connect=${e.uri}" define --file "${file}" >/dev/null; fi`;
 }
 
-describe('concurrent changes', () => {
+gate.describe('concurrent changes', () => {
   test('two apply runs on one VM at once: both changes end up defined, and each success is true (lock)', async () => {
     const outcomes = { falseSuccess: 0, bothLost: 0, bothOk: 0 };
     for (let i = 0; i < TRIALS; i++) {
@@ -137,7 +140,7 @@ function writeTemp(name: string, text: string): string {
   return file;
 }
 
-describe('a hung virsh', () => {
+gate.describe('a hung virsh', () => {
   test.each([
     ['dumpxml', 1, /virsh dumpxml \(dumpxml\) did not answer within 8 s and was killed; nothing was defined/],
     ['define', 1, /virsh define \(define\) did not answer within 8 s and was killed; libvirt may or may not have the new definition/],
@@ -173,7 +176,7 @@ function running(pid: number): boolean {
   return true;
 }
 
-describe('names and URIs that look like options', () => {
+gate.describe('names and URIs that look like options', () => {
   const names = ['--domain=lp-victim', '--xpath=name', '-c', "a b 'c\" d", '--'];
   test.each(names)('apply %j edits that domain and never lp-victim (CLI and applyPlan)', (name) => {
     const victim = defineVm(e, 'lp-victim');
@@ -203,7 +206,7 @@ describe('names and URIs that look like options', () => {
   });
 });
 
-describe('no secret on disk', () => {
+gate.describe('no secret on disk', () => {
   // Made here, so no source file or cache holds it; VNC passwords have at most 8 characters.
   const PASSWORD = randomBytes(6).toString('base64').replace(/[^A-Za-z0-9]/g, 'x');
   const withVnc = fs.readFileSync(example('domain.xml'), 'utf8').replace('</devices>', `  <graphics type='vnc' port='-1' passwd='${PASSWORD}'/>\n  </devices>`);

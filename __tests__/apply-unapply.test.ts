@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
-import { Embedded, Stack, cli, defineVm, dump, example, hasTrixie, startEmbedded, virsh, writePlan } from './helpers/embedded-apply';
+import { Embedded, Stack, cli, defineVm, dump, example, startEmbedded, virsh, writePlan } from './helpers/embedded-apply';
+import { Gate, KVM, LIBVIRT, TRIXIE, needs } from './helpers/needs';
 
 // apply then unapply gives back libvirt's definition byte for byte, on libvirt 9.0 (this host) and 11.3 (the
 // Debian 13 chroot, scripts/in-trixie.sh), both through the embedded driver (helpers/embedded-apply.ts).
-const TRIXIE_MISSING = !hasTrixie();
-if (TRIXIE_MISSING && !process.env.CI) {
-  console.warn('libvirt-passthrough: no Debian 13 chroot at /var/tmp/lp-trixie: apply-unapply.test.ts runs on this host\'s libvirt only. Build it with `sudo bash scripts/install-libvirt.sh --trixie`; CI always runs both.');
-}
-const STACKS: Stack[] = TRIXIE_MISSING && !process.env.CI ? ['host'] : ['host', 'trixie'];
+const STACKS: [Stack, Gate][] = [
+  ['host', needs(LIBVIRT, KVM)],
+  ['trixie', needs(LIBVIRT, KVM, TRIXIE)],
+];
 jest.setTimeout(240_000);
 
 const VNC = "  <graphics type='vnc' port='-1' passwd='pw123456'/>\n  </devices>";
@@ -20,7 +20,7 @@ const eightGpus = () => {
   return plan;
 };
 
-describe.each(STACKS)('on the %s stack', (stack) => {
+for (const [stack, gate] of STACKS) gate.describe(`on the ${stack} stack`, () => {
   let e: Embedded;
   beforeAll(() => {
     e = startEmbedded(`lp-unapply-${stack}-`, stack);

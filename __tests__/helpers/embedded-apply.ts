@@ -26,7 +26,6 @@ export interface Embedded {
 /** The stacks: this host's libvirt, and Debian 13's in the chroot scripts/in-trixie.sh runs commands in. */
 export type Stack = 'host' | 'trixie';
 export const TRIXIE_ROOT = process.env.LP_TRIXIE_ROOT ?? '/var/tmp/lp-trixie';
-export const hasTrixie = () => fs.existsSync(path.join(TRIXIE_ROOT, '.lp-oracle.stamp'));
 
 export function startEmbedded(prefix: string, stack: Stack = 'host'): Embedded {
   // Under /tmp: in-trixie.sh shows a folder there at the same path inside the chroot.
