@@ -21,6 +21,11 @@ describe('the end-to-end judge on booted HGX A100 guests (8 GPUs, 5 NICs: 28 GPU
     }
   });
 
+  test('the pipeline writes byte for byte the layout-hgx-a100 fixture, whose boot it replaces in conformance', () => {
+    const expected = fs.readFileSync(path.join(__dirname, 'cases', 'layout-hgx-a100', 'expected.xml'), 'utf8');
+    expect(runPipeline('mirror', snapshot).xml).toBe(expected);
+  });
+
   test('mirror: every pair has the host path type, every device its planned node', () => {
     const run = runPipeline('mirror', snapshot);
     expect(predictionProblems(run, snapshot)).toEqual([]);
