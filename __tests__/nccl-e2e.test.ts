@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BootReport, judgeBoot, pipelineBootCase } from '../conformance/guest-boot';
-import { hgxSnapshot, pathTypeProblems, predictionProblems, runPipeline } from '../conformance/pipeline';
+import { BootedGuest, hgxSnapshot, pathTypeProblems, predictionProblems, runPipeline } from '../conformance/pipeline';
 import { LayoutKind } from '../lib/layout/types';
 import { NCCL_FIXTURES } from './helpers/nccl-trees';
 
 // The guest oracle's reports of the HGX A100 host's three layouts (host plan → transform, booted by hand; see
 // nccl-fixtures/SOURCES.md): the conformance run's path-type judge must pass mirror and refuse flat and numa.
-const booted = (kind: LayoutKind): BootReport & { standIns: Record<string, string> } =>
+const booted = (kind: LayoutKind): BootReport & BootedGuest =>
   JSON.parse(fs.readFileSync(path.join(NCCL_FIXTURES, `hgx-a100-${kind}.guest-boot.json`), 'utf8'));
 
 const snapshot = hgxSnapshot();
