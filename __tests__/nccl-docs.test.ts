@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { bootedTree, hgxSnapshot, runPipeline } from '../conformance/pipeline';
 import type { PciTree } from '../lib/layout/types';
 import { NcclCpu, ncclView } from '../lib/nccl/policy';
-import { layoutShape, readFixture, treeFromTopoFile } from './helpers/nccl-trees';
+import { NCCL_FIXTURES } from './helpers/nccl-trees';
 import { REPO } from './helpers/paths';
 
 const INTEL: NcclCpu = { vendor: 'GenuineIntel' };
@@ -16,32 +17,38 @@ function counts(tree: PciTree, cpu: NcclCpu): string {
   return `P2P ${used('gpu-gpu')}, GDR ${used('gpu-nic')}`;
 }
 
-/** Keeps the first `n` GPUs (and every NIC) of a tree: the 2-GPU guest where NCCL's AMD exception applies. */
-function firstGpus(tree: PciTree, n: number): PciTree {
-  let left = n;
-  const keep = (node: PciTree['cpus'][0]['roots'][0]): typeof node | undefined => {
-    if (/^0x03/.test(node.classCode)) return left-- > 0 ? node : undefined;
-    const children = node.children.map(keep).filter((c): c is typeof node => c !== undefined);
-    return children.length || /^0x02/.test(node.classCode) ? { ...node, children } : undefined;
+/** How many GPU pairs and GPU–NIC pairs NCCL sees as each path type: `PXB 4, SYS 16, … / …`. */
+function pathTypes(tree: PciTree): string {
+  const view = ncclView(tree, INTEL);
+  const of = (kind: string) => {
+    const n = new Map<string, number>();
+    for (const p of view.pairs.filter((x) => x.kind === kind)) n.set(p.path, (n.get(p.path) ?? 0) + 1);
+    return ['PIX', 'PXB', 'PHB', 'SYS'].filter((t) => n.has(t)).map((t) => `${t} ${n.get(t)}`).join(', ');
   };
-  return { cpus: tree.cpus.map((c) => ({ ...c, roots: c.roots.map(keep).filter((r): r is NonNullable<typeof r> => r !== undefined) })).filter((c) => c.roots.length) };
+  return `${of('gpu-gpu')} / ${of('gpu-nic')}`;
 }
 
+/**
+ * The table of docs/gpudirect.md "NCCL in the guest": per layout of the HGX A100 host, NCCL's decisions over the PCI
+ * tree the guest oracle's booted guest showed (nccl-fixtures/hgx-a100-KIND.guest-boot.json), and over the host's.
+ */
 export function ncclLayoutTable(): string {
-  const host = treeFromTopoFile(readFixture('aws-p4d-24xl-topo.xml'));
-  const two = firstGpus(host, 2);
+  const snapshot = hgxSnapshot();
+  const mirror = runPipeline('mirror', snapshot);
   const rows = (['flat', 'numa', 'mirror'] as const).map((kind) => {
-    const cells = [counts(layoutShape(host, kind), INTEL), counts(layoutShape(host, kind), AMD), counts(layoutShape(two, kind), INTEL), counts(layoutShape(two, kind), AMD)];
-    return `| ${kind} | ${cells.join(' | ')} |`;
+    const report = JSON.parse(fs.readFileSync(path.join(NCCL_FIXTURES, `hgx-a100-${kind}.guest-boot.json`), 'utf8'));
+    const tree = bootedTree(runPipeline(kind, snapshot), report);
+    return `| ${kind} (booted) | ${pathTypes(tree)} | ${counts(tree, INTEL)} | ${counts(tree, AMD)} |`;
   });
   return [
-    '| layout | 8 GPUs, Intel | 8 GPUs, AMD | 2 GPUs (one switch), Intel | 2 GPUs (one switch), AMD |',
-    '|---|---|---|---|---|',
+    '| layout | path types: GPU pairs / GPU–NIC pairs | Intel | AMD |',
+    '|---|---|---|---|',
     ...rows,
+    `| the host itself | ${pathTypes(mirror.hostTree)} | ${counts(mirror.hostTree, INTEL)} | ${counts(mirror.hostTree, AMD)} |`,
   ].join('\n');
 }
 
-test('docs/gpudirect.md "NCCL in the guest" holds the table the path code computes for the 8-GPU 2-socket p4d tree', () => {
+test('docs/gpudirect.md "NCCL in the guest" holds the table NCCL\'s rules give over the booted HGX A100 guests', () => {
   const doc = fs.readFileSync(path.join(REPO, 'docs', 'gpudirect.md'), 'utf8');
   expect(doc).toContain(ncclLayoutTable());
 });

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { ConformanceCase, corpusCases, fixtureCases, negativeCases } from './cases';
-import { BootCase, bootAndJudge, bootCases, bootUnavailable, negativeBootCases } from './guest-boot';
+import { BootCase, bootAndJudge, bootCases, bootUnavailable, negativeBootCases, pipelineBootCase } from './guest-boot';
 import { Judgement, judge } from './judge';
 import { OracleVerdict, runOracle } from './oracle';
 import { hostStack, Stack, TRIXIE_ROOT, trixieStack } from './stacks';
@@ -106,7 +106,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const corpus = corpusCases();
   const cases = [...negativeCases(), ...fixtureCases(), ...corpus.cases];
-  const layoutBoots = bootCases();
+  const layoutBoots = [...bootCases(), pipelineBootCase()];
   const boots = [...negativeBootCases(layoutBoots), ...layoutBoots];
   const lines: Line[] = corpus.refusals.map((r) => ({ name: r.name, judgement: { status: r.status, reasons: r.reasons } }));
   const perStack: Record<string, object> = {};

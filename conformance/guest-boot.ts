@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { guestTreeFromDomain } from '../lib/layout/guest-tree';
 import { PciTreeNode } from '../lib/layout/types';
 import { Judgement } from './judge';
+import { BootedGuest, hgxSnapshot, OracleDevice, pathTypeProblems, placedDevices, predictionProblems, runPipeline } from './pipeline';
 import { REPO } from './repo';
 import { Stack } from './stacks';
 
@@ -16,6 +17,10 @@ export interface BootCase {
   predicted: Record<string, { bdf: string; node: number }>;
   /** A deliberately broken domain: the boot judge must refuse it, with a reason matching this. */
   mustFail?: RegExp;
+  /** Problems found before booting (the pipeline's own prediction checks): the case fails with them. */
+  before?: string[];
+  /** More to judge on the booted guest (NCCL's path types against the host's); returns problems and a summary. */
+  judgeGuest?: (guest: BootedGuest) => { problems: string[]; summary: string };
 }
 
 export function guestBootDir(): string {
@@ -23,12 +28,15 @@ export function guestBootDir(): string {
 }
 
 const CASES_DIR = path.join(REPO, '__tests__', 'cases');
+const PIPELINE_FIXTURE = 'layout-hgx-a100';
 
 /** Every layout fixture's output (`__tests__/cases/layout-*` with an expected.xml), with the library's prediction. */
 export function bootCases(): BootCase[] {
   return fs
     .readdirSync(CASES_DIR)
     .filter((d) => d.startsWith('layout-') && fs.existsSync(path.join(CASES_DIR, d, 'expected.xml')))
+    // The pipeline boot (pipelineBootCase) makes this fixture's domain itself and boots that.
+    .filter((d) => d !== PIPELINE_FIXTURE)
     .sort()
     .map((d) => {
       const xml = fs.readFileSync(path.join(CASES_DIR, d, 'expected.xml'), 'utf8');
@@ -56,12 +64,12 @@ export function negativeBootCases(cases: BootCase[]): BootCase[] {
 }
 
 /** What guest-boot's boot.sh printed (the fields judged here). */
-interface BootReport {
+export interface BootReport {
   error?: string;
   standIns?: Record<string, string>;
   missing?: string[];
   missingDevices?: string[];
-  devices?: { bdf: string; numaNode: number }[];
+  devices?: OracleDevice[];
   guestSeconds?: number;
 }
 
@@ -87,6 +95,7 @@ export async function bootAndJudge(cases: BootCase[], stack: Stack, parallel = 2
 
 /** Each predicted device must be in the guest at its predicted BDF, on its predicted NUMA node; nothing may be missing. */
 export function judgeBoot(c: BootCase, report: BootReport): Judgement {
+  if (c.before?.length) return { status: 'fail', reasons: c.before };
   if (report.error) return { status: 'fail', reasons: [`boot: ${report.error}`] };
   const reasons: string[] = [];
   const nodes = new Map((report.devices ?? []).map((d) => [d.bdf, d.numaNode]));
@@ -100,9 +109,33 @@ export function judgeBoot(c: BootCase, report: BootReport): Judgement {
   for (const alias of Object.keys(report.standIns ?? {})) if (!(alias in c.predicted)) reasons.push(`${alias}: in the guest but not predicted`);
   if (report.missing?.length) reasons.push(`missing in the guest: ${report.missing.join(', ')}`);
   if (report.missingDevices?.length) reasons.push(`devices missing in the guest: ${report.missingDevices.join(', ')}`);
+  const extra = c.judgeGuest?.({ devices: report.devices ?? [], standIns: report.standIns ?? {} });
+  if (extra) reasons.push(...extra.problems);
   if (reasons.length > 0) return { status: 'fail', reasons };
   const seen = Object.entries(c.predicted).map(([alias, want]) => `${alias} ${want.bdf} node ${want.node}`);
-  return { status: 'pass', reasons: [`guest ${report.guestSeconds} s, as predicted: ${seen.join(', ')}`] };
+  return { status: 'pass', reasons: [`guest ${report.guestSeconds} s, as predicted: ${seen.join(', ')}`, ...(extra ? [extra.summary] : [])] };
+}
+
+/**
+ * The issue's "Done when" on the HGX A100 host (two sockets, two switch levels, 8 GPUs, 5 NICs): host plan from its
+ * sysfs tree with --gpus all --nics all --layout mirror, transform into the layout-hgx-a100 domain, nccl-topo; the
+ * booted guest must show every device at the predicted BDF that nccl-topo names, on its host node's cell, and give
+ * every GPU–GPU and GPU–NIC pair NCCL's host path type.
+ */
+export function pipelineBootCase(): BootCase {
+  const snapshot = hgxSnapshot();
+  const run = runPipeline('mirror', snapshot);
+  const predicted = Object.fromEntries(Object.entries(placedDevices(run.planned)).map(([a, p]) => [a, { bdf: p.bdf, node: p.node }]));
+  return {
+    name: 'boot/pipeline-hgx-a100-mirror',
+    xml: run.xml,
+    predicted,
+    before: predictionProblems(run, snapshot),
+    judgeGuest: (guest) => {
+      const r = pathTypeProblems(run, guest);
+      return { problems: r.problems, summary: `NCCL path types equal the host's for all ${r.compared} GPU–GPU and GPU–NIC pairs: ${r.pairs.join(', ')}` };
+    },
+  };
 }
 
 function boot(c: BootCase, stack: Stack): Promise<BootReport> {

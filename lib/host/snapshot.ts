@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isObject, refuseArgument, requireString } from '../arguments';
-import { PassthroughError } from '../errors';
+import { PassthroughError, excerpt } from '../errors';
 import { lookupNvidiaDevice } from '../gpudirect/architecture';
 import { PCI_VENDOR_NVIDIA } from '../pci/address';
 import { Link } from './topology';
@@ -53,7 +53,7 @@ export function readHostSnapshot(root = '/'): HostSnapshot {
   if (!fs.existsSync(devicesDir)) {
     throw new PassthroughError('TOPOLOGY_INVALID', `${devicesDir} does not exist: give the root of a sysfs capture (it holds sys/ and proc/).`);
   }
-  const sysDevices = fs.realpathSync(path.join(root, 'sys', 'devices'));
+  const sysDevices = realPath(path.join(root, 'sys', 'devices'), 'the device tree the bus links point into');
   const devices = fs.readdirSync(devicesDir).sort().map((address) => readDevice(path.join(devicesDir, address), address, sysDevices));
   const iommuGroups = new Map<string, string[]>();
   const groupsDir = path.join(root, 'sys', 'kernel', 'iommu_groups');
@@ -72,8 +72,17 @@ export function readHostSnapshot(root = '/'): HostSnapshot {
   };
 }
 
+/** A folder's real path; a missing one (a sysfs tree copied in part) is TOPOLOGY_INVALID naming it. */
+function realPath(file: string, what: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    throw new PassthroughError('TOPOLOGY_INVALID', `${excerpt(file, 200)} does not exist (${what}): give the root of a whole sysfs capture (libvirt-passthrough host capture makes one).`);
+  }
+}
+
 function readDevice(dir: string, address: string, sysDevices: string): HostPciDevice {
-  const real = fs.realpathSync(dir);
+  const real = realPath(dir, `where the bus link of ${excerpt(address, 20)} leads`);
   const relative = path.relative(sysDevices, real).split(path.sep).filter((p) => /^pci[0-9a-f]{4}:[0-9a-f]{2}$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(p));
   const number = (name: string, fallback: number) => {
     const v = read(path.join(dir, name));
