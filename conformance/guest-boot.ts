@@ -73,6 +73,8 @@ export interface BootReport {
   guestSeconds?: number;
 }
 
+const BOOT_ATTEMPTS = 3;
+
 /** Boots each case under TCG on the stack (two at a time) and judges what the guest kernel saw against the prediction. */
 export async function bootAndJudge(cases: BootCase[], stack: Stack, parallel = 2): Promise<{ name: string; judgement: Judgement }[]> {
   const results: { name: string; judgement: Judgement }[] = new Array(cases.length);
@@ -81,11 +83,15 @@ export async function bootAndJudge(cases: BootCase[], stack: Stack, parallel = 2
     for (let i = next++; i < cases.length; i = next++) {
       let report = await boot(cases[i], stack);
       // Under TCG on a loaded machine the guest kernel's early timer check can fail and the guest powers off before
-      // its init runs (seen once in about a dozen boots here, with OVMF on trixie): that is the oracle's machine, not the layout.
-      const retried = report.error !== undefined && /stopped before its init finished/.test(report.error);
-      if (retried) report = await boot(cases[i], stack);
+      // its init runs (seen in about one boot in a dozen here, with OVMF on trixie, twice in a row once): that is the
+      // oracle's machine, not the layout. Up to two more boots; every early stop is named in the verdict.
+      let earlyStops = 0;
+      while (earlyStops < BOOT_ATTEMPTS - 1 && report.error !== undefined && /stopped before its init finished/.test(report.error)) {
+        earlyStops++;
+        report = await boot(cases[i], stack);
+      }
       const judgement = judgeBoot(cases[i], report);
-      if (retried) judgement.reasons.unshift('booted twice: the first guest stopped before its init finished');
+      if (earlyStops > 0) judgement.reasons.unshift(`booted ${earlyStops + 1} times: ${earlyStops} guest(s) stopped before init finished`);
       results[i] = { name: cases[i].name, judgement };
     }
   };
