@@ -142,6 +142,11 @@ describe('nccl-topo', () => {
     expect(r.stdout).toContain('<cpu numaid="-1">');
   });
 
+  test('a domain without GPUs or NICs is refused instead of an empty <system> (nothing for NCCL to read)', () => {
+    const r = () => run((io) => runNcclTopo({}, [domainFile()], io, () => ({ cpus: [{ numaNode: -1, roots: [] }] })));
+    expect(r).toThrow(/no GPU or NIC the guest tree can place: transform it with a plan that has a layout/);
+  });
+
   test.each([
     [[], /takes one DOMAIN.xml/],
     [['a.xml', 'b.xml'], /takes one DOMAIN.xml/],

@@ -1,8 +1,8 @@
-import type { PciTree } from '../layout/types';
+import type { PciTree, PciTreeNode } from '../layout/types';
 import { ncclSystemFromTree } from '../nccl/system';
 import { renderNcclTopo, unknownLinks } from '../nccl/topo-file';
 import type { Command } from './command';
-import { CliIo, UsageError, readText } from './io';
+import { CliFailure, CliIo, UsageError, readText } from './io';
 import { cpuOption, GuestTreePredictor } from './nccl-options';
 
 export const NCCL_TOPO_HELP = `Usage: libvirt-passthrough nccl-topo DOMAIN.xml [--cpu intel|amd]
@@ -20,6 +20,10 @@ Put it in the guest and point NCCL at it (docs/gpudirect.md, NCCL in the guest):
 export function runNcclTopo(values: Record<string, unknown>, positionals: string[], io: CliIo, predictGuestTree: GuestTreePredictor): number {
   if (positionals.length !== 1) throw new UsageError('nccl-topo takes one DOMAIN.xml (a domain transformed with a layout)');
   const tree: PciTree = predictGuestTree(readText(io, positionals[0], 'domain XML'));
+  // A file with no GPU or NIC would let NCCL fall back silently; say so instead of printing an empty <system>.
+  if (!tree.cpus.some((c) => c.roots.some(holdsPlacedDevice))) {
+    throw new CliFailure('the domain has no GPU or NIC the guest tree can place: transform it with a plan that has a layout (host plan --layout numa|mirror) first');
+  }
   const cpu = cpuOption(values.cpu, undefined);
   io.stdout(renderNcclTopo(tree, cpu));
   if (ncclSystemFromTree(tree).cpus.some((c) => c.numaId < 0)) {
@@ -31,6 +35,10 @@ export function runNcclTopo(values: Record<string, unknown>, positionals: string
   }
   return 0;
 }
+
+/** A GPU or NIC by role or by class (display 03xxxx, network 02xxxx): what NCCL's topology is made of. */
+const holdsPlacedDevice = (node: PciTreeNode): boolean =>
+  node.role === 'gpu' || node.role === 'nic' || /^0x0[23]/.test(node.classCode) || node.children.some(holdsPlacedDevice);
 
 /** The command-table entry, given the layout's guest-tree prediction (helper "layout": guestTreeFromDomain). */
 export const ncclTopoCommand = (predictGuestTree: () => GuestTreePredictor): Command => ({
