@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { guestTreeFromDomain } from '../lib/layout/guest-tree';
 import { PciTreeNode } from '../lib/layout/types';
@@ -144,12 +143,19 @@ export function pipelineBootCase(): BootCase {
   };
 }
 
+/** Outside /tmp and /run (see boot). */
+const BOOT_STAGING = '/var/tmp';
+
 function boot(c: BootCase, stack: Stack): Promise<BootReport> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libvirt-passthrough-boot-'));
+  // boot.sh mounts a private tmpfs on /tmp and /run before it reads its input and its own guest.pl: the domain and
+  // the tool must sit elsewhere (CI clones into a mktemp -d folder, with ../shared beside it, under /tmp).
+  const dir = fs.mkdtempSync(path.join(BOOT_STAGING, 'libvirt-passthrough-boot-'));
+  const tool = path.join(dir, 'guest-boot');
+  fs.cpSync(guestBootDir(), tool, { recursive: true });
   const file = path.join(dir, `${c.name.replace(/\W+/g, '-')}.xml`);
   fs.writeFileSync(file, c.xml);
   return new Promise((resolve) => {
-    const child = spawn('bash', [path.join(guestBootDir(), 'boot.sh'), '--stack', stack.id, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [path.join(tool, 'boot.sh'), '--stack', stack.id, file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
