@@ -87,26 +87,3 @@ export function oracleTree(fixture: string): PciTree {
   const report = JSON.parse(readFixture('guest-oracle-expected.json'))[fixture];
   return treeFromSysfs(oracleFunctions(report.devices));
 }
-
-/**
- * The shape each layout gives the guest, from the host tree (issue 23): flat, every GPU and NIC on its own root
- * port of pcie.0 with no NUMA node; numa, one expander bus per host node with a root port per device; mirror,
- * the host's switches and nodes as they are. Bus IDs are made up (only the shape decides NCCL's path types);
- * the guest oracle's measurements replace these once layouts are booted.
- */
-export function layoutShape(host: PciTree, kind: 'flat' | 'numa' | 'mirror'): PciTree {
-  if (kind === 'mirror') return host;
-  const devices: { node: PciTreeNode; numa: number }[] = [];
-  const visit = (node: PciTreeNode, numa: number) => {
-    if (node.role === 'gpu' || node.role === 'nic' || /^0x0(2|3)/.test(node.classCode)) devices.push({ node, numa });
-    node.children.forEach((c) => visit(c, numa));
-  };
-  host.cpus.forEach((c) => c.roots.forEach((r) => visit(r, c.numaNode)));
-  const port = (bus: number, slot: number, child: PciTreeNode): PciTreeNode => {
-    const b = bus.toString(16).padStart(2, '0');
-    return { bdf: `0000:${b}:${slot.toString(16).padStart(2, '0')}.0`, classCode: '0x060400', children: [{ ...child, bdf: `0000:${(bus + slot + 1).toString(16).padStart(2, '0')}:00.0`, children: [] }] };
-  };
-  if (kind === 'flat') return { cpus: [{ numaNode: -1, roots: devices.map((d, i) => port(0, i, d.node)) }] };
-  const nodes = [...new Set(devices.map((d) => d.numa))];
-  return { cpus: nodes.map((numa, n) => ({ numaNode: numa, roots: devices.filter((d) => d.numa === numa).map((d, i) => port(0x40 * (n + 1), i, d.node)) })) };
-}
