@@ -1,5 +1,6 @@
 import type { PciTree } from '../layout/types';
 import type { NcclCpu } from '../nccl/policy';
+import { clip } from '../errors';
 import { UsageError } from './io';
 
 /** The guest PciTree a transformed domain will show (helper "layout": guestTreeFromDomain), its placed devices
@@ -11,5 +12,5 @@ export function cpuOption(value: unknown, fallback: string | undefined): NcclCpu
   if (value === undefined) return fallback ? { vendor: fallback } : undefined;
   if (value === 'intel') return { vendor: 'GenuineIntel' };
   if (value === 'amd') return { vendor: 'AuthenticAMD' };
-  throw new UsageError(`unknown --cpu ${JSON.stringify(String(value)).slice(0, 40)}; one of intel, amd (NCCL's P2P rule differs: docs/gpudirect.md, NCCL in the guest)`);
+  throw new UsageError(`unknown --cpu "${clip(String(value))}"; one of intel, amd (NCCL's P2P rule differs: docs/gpudirect.md, NCCL in the guest)`);
 }
